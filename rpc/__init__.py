@@ -1,0 +1,1 @@
+"""Ethereum JSON-RPC 2.0 over HTTP and WebSocket (aiohttp)."""

@@ -1,0 +1,24 @@
+"""Shared fixtures: where ../shared lives, the repository root."""
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(os.environ.get("SMARTCHAIN_SHARED", REPO_ROOT.parent / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """Path inside ../shared; fails the test with what is missing when it is absent."""
+    path = SHARED_DIR.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(
+            f"missing shared data: {path} (CI keeps ../shared beside the clone; "
+            f"set SMARTCHAIN_SHARED to point elsewhere)"
+        )
+    return path
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO_ROOT
