@@ -1,0 +1,212 @@
+"""Chain: py-evm configured for our rules, with one import path for every block and reads at any block.
+
+- `build_block(parent, fields, txs)` executes transactions in one VM (py-evm's batch path, one state for the
+  whole block) and skips those that turn out invalid, as geth's miner does;
+- `import_block(block)` is the single path for own and peers' blocks: consensus rules before execution, then
+  execution (or, for a block this node built, persistence of the already executed result), then the store's
+  indexes, all in one LMDB write transaction;
+- `state_at(header)` opens read-only state at a block.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from eth.abc import BlockAPI, BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
+from eth.chains.base import Chain as PyEvmChain
+from eth.exceptions import BlockNotFound, HeaderNotFound
+from eth_utils import ValidationError
+
+from consensus.engine import HeaderFields, ParliaParams, PosaEngine
+from consensus.errors import ConsensusError
+from consensus.seam import context_class_for, parlia_vm_class
+from node.db import LmdbDB
+from node.genesis import ChainConfig, config_hash
+from node.store import Store
+
+log = logging.getLogger("smartchain.chain")
+
+
+class ChainError(Exception):
+    """A block or request the chain refuses; the message says why."""
+
+
+class UnknownAncestor(ChainError):
+    pass
+
+
+class GenesisMismatch(ChainError):
+    pass
+
+
+@dataclass
+class BuiltBlock:
+    block: BlockAPI
+    receipts: tuple[ReceiptAPI, ...]
+    computations: tuple[ComputationAPI, ...]
+    rejected: list[tuple[SignedTransactionAPI, str]] = field(default_factory=list)
+
+
+@dataclass
+class ImportResult:
+    block: BlockAPI
+    known: bool = False
+    new_canonical: tuple[BlockAPI, ...] = ()
+    old_canonical: tuple[BlockAPI, ...] = ()
+
+
+def genesis_params(config: ChainConfig) -> dict:
+    return dict(
+        coinbase=config.coinbase, difficulty=config.difficulty, extra_data=config.extra_data,
+        gas_limit=config.gas_limit, mix_hash=config.mix_hash, nonce=config.nonce, timestamp=config.timestamp,
+        base_fee_per_gas=config.base_fee_per_gas or 0, blob_gas_used=config.blob_gas_used,
+        excess_blob_gas=config.excess_blob_gas,
+    )
+
+
+class Chain:
+    """One chain in one data dir. Writes (build/import) are serialised by the db's write lock."""
+
+    def __init__(self, db: LmdbDB, config: ChainConfig, clock_ms: Callable[[], int] | None = None):
+        if not config.is_parlia:
+            raise ChainError("only Parlia genesis files are supported by this chain core (config.parlia missing)")
+        self.db = db
+        self.config = config
+        self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self.engine = PosaEngine(ParliaParams(
+            config.chain_id, config.parlia.period, config.parlia.epoch, config.genesis_validators))
+        self.vm_class = parlia_vm_class()
+        self.py_chain_class = PyEvmChain.configure(
+            __name__="SmartChain", vm_configuration=((0, self.vm_class),), chain_id=config.chain_id,
+            consensus_context_class=context_class_for(self.engine))
+        self.store = Store(db)
+        self._executed: OrderedDict[bytes, tuple[ReceiptAPI, ...]] = OrderedDict()
+        self._init_or_check_genesis()
+        self.py = self.py_chain_class(db)
+        self.chaindb = self.py.chaindb
+
+    def _init_or_check_genesis(self) -> None:
+        fingerprint = config_hash(self.config)
+        stored = self.store.get_meta("genesis-config")
+        if stored is None:
+            with self.db.transaction():
+                py = self.py_chain_class.from_genesis(self.db, genesis_params(self.config),
+                                                      self.config.genesis_state())
+                self.store.set_meta("genesis-config", fingerprint)
+                self.store.set_meta("genesis-hash", py.get_canonical_head().hash)
+            log.info("initialised genesis 0x%s", self.genesis_hash.hex())
+        elif stored != fingerprint:
+            raise GenesisMismatch("the data dir was initialised from a different genesis file")
+
+    # -- reads -----------------------------------------------------------------------------------------------------
+    @property
+    def genesis_hash(self) -> bytes:
+        return self.store.get_meta("genesis-hash")
+
+    @property
+    def head(self) -> BlockHeaderAPI:
+        return self.chaindb.get_canonical_head()
+
+    def header_by_number(self, number: int) -> BlockHeaderAPI | None:
+        try:
+            return self.chaindb.get_canonical_block_header_by_number(number)
+        except HeaderNotFound:
+            return None
+
+    def header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI | None:
+        try:
+            return self.chaindb.get_block_header_by_hash(block_hash)
+        except HeaderNotFound:
+            return None
+
+    def block_by_header(self, header: BlockHeaderAPI) -> BlockAPI:
+        return self.vm_class.get_block_class().from_header(header, self.chaindb)
+
+    def block_by_number(self, number: int) -> BlockAPI | None:
+        header = self.header_by_number(number)
+        return None if header is None else self.block_by_header(header)
+
+    def block_by_hash(self, block_hash: bytes) -> BlockAPI | None:
+        header = self.header_by_hash(block_hash)
+        return None if header is None else self.block_by_header(header)
+
+    def receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
+        return self.chaindb.get_receipts(header, self.vm_class.get_block_class().receipt_builder)
+
+    def state_at(self, header: BlockHeaderAPI | None = None) -> StateAPI:
+        """State after `header` (default: the head). Read-only use: nothing is persisted from it."""
+        return self.py.get_vm(header or self.head).state
+
+    def is_canonical(self, header: BlockHeaderAPI) -> bool:
+        canonical = self.header_by_number(header.block_number)
+        return canonical is not None and canonical.hash == header.hash
+
+    # -- building --------------------------------------------------------------------------------------------------
+    def build_block(self, parent: BlockHeaderAPI, fields: HeaderFields,
+                    transactions: Sequence[SignedTransactionAPI]) -> BuiltBlock:
+        """Execute `transactions` on top of `parent`; invalid ones are skipped and reported in `rejected`."""
+        header = self.vm_class.create_header_from_parent(
+            parent, coinbase=fields.coinbase, difficulty=fields.difficulty, timestamp=fields.timestamp,
+            mix_hash=fields.mix_hash, extra_data=fields.extra_data, gas_limit=fields.gas_limit)
+        vm = self.py.get_vm(header)
+        vm.block_preprocessing(vm.get_block())
+        header = vm.get_header()
+        included, receipts, computations, rejected = [], [], [], []
+        for tx in transactions:
+            if header.gas_limit - header.gas_used < 21000:
+                break
+            snapshot = vm.state.snapshot()
+            try:
+                receipt, computation = vm.apply_transaction(header, tx)
+            except ValidationError as exc:
+                vm.state.revert(snapshot)
+                rejected.append((tx, str(exc)))
+                continue
+            header = vm.increment_blob_gas_used(vm.add_receipt_to_header(header, receipt), tx)
+            included.append(tx)
+            receipts.append(receipt)
+            computations.append(computation)
+        filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), header, included, receipts,
+                                                           withdrawals=())
+        result = vm.mine_block(vm.block_postprocessing(filled))
+        return BuiltBlock(result.block, tuple(receipts), tuple(computations), rejected)
+
+    def mark_executed(self, block: BlockAPI, receipts: tuple[ReceiptAPI, ...]) -> None:
+        """Record that `block` (sealed after build_block) was executed here, so import persists without re-running."""
+        self._executed[block.hash] = receipts
+        while len(self._executed) > 64:
+            self._executed.popitem(last=False)
+
+    # -- the import path ---------------------------------------------------------------------------------------------
+    def import_block(self, block: BlockAPI, *, check_future: bool = True) -> ImportResult:
+        """Verify, execute (unless this node already did), persist and index `block` in one write transaction."""
+        with self.db.transaction():
+            if self.header_by_hash(block.hash) is not None:
+                return ImportResult(block, known=True)
+            parent = self.header_by_hash(block.header.parent_hash)
+            if parent is None:
+                raise UnknownAncestor(
+                    f"unknown ancestor: parent 0x{block.header.parent_hash.hex()} of block {block.number}")
+            try:
+                self.engine.verify_header(block.header, parent, self.clock_ms() if check_future else None)
+            except ConsensusError as exc:
+                raise ChainError(f"invalid block {block.number}: {exc}") from exc
+            if block.uncles:
+                raise ChainError(f"invalid block {block.number}: uncles are not allowed")
+            receipts = self._executed.pop(block.hash, None)
+            try:
+                if receipts is not None:
+                    persisted = self.py.persist_block(block)
+                else:
+                    persisted = self.py.import_block(block)
+            except ValidationError as exc:
+                raise ChainError(f"invalid block {block.number}: {exc}") from exc
+            for old in persisted.old_canonical_blocks:
+                self.store.unindex_block(old)
+            for new in persisted.new_canonical_blocks:
+                self.store.index_block(new, receipts if new.hash == block.hash and receipts is not None
+                                       else self.receipts(new.header))
+        return ImportResult(block, False, persisted.new_canonical_blocks, persisted.old_canonical_blocks)

@@ -1,0 +1,135 @@
+"""`smartchain init | run`: the command line."""
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from eth_utils import to_checksum_address
+
+from node.accounts import load_key
+from node.chain import Chain, ChainError
+from node.config import DEFAULT_DATADIR, GWEI, REPO_GENESIS, NodeConfig
+from node.db import LmdbDB
+from node.genesis import GenesisError, load_genesis
+from node.node import DB_DIR, Node, NodeError
+
+GENESIS_COPY = "genesis.json"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smartchain", description="A BSC-like (Parlia PoSA) EVM chain node on py-evm.")
+    parser.add_argument("--verbosity", default="info", choices=["debug", "info", "warning", "error"],
+                        help="log level (default: info)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    init = sub.add_parser("init", help="initialise a data dir from a genesis file",
+                          description="Write the genesis block of FILE into a new data dir.")
+    init.add_argument("--genesis", type=Path, default=REPO_GENESIS, help="genesis file (default: %(default)s)")
+    init.add_argument("--datadir", type=Path, default=DEFAULT_DATADIR, help="data dir (default: %(default)s)")
+
+    run = sub.add_parser("run", help="run the node (the default command)",
+                         description="Run a node: produce blocks and serve the chain.")
+    _add_run_args(run)
+    return parser
+
+
+def _add_run_args(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--datadir", type=Path, default=DEFAULT_DATADIR, help="data dir (default: %(default)s)")
+    run.add_argument("--genesis", type=Path, default=None,
+                     help="genesis file (default: the data dir's copy, else the repository's genesis.json)")
+    run.add_argument("--dev", action=argparse.BooleanOptionalAction, default=None,
+                     help="dev mode: unlocked test accounts, dev-only methods (default: on unless a validator "
+                          "key is given)")
+    run.add_argument("--block-time", type=float, default=None, metavar="S",
+                     help="seconds between blocks (default: the genesis period); 0 seals as soon as "
+                          "transactions are pending")
+    run.add_argument("--validator-key", default=None, metavar="HEX|FILE",
+                     help="validator private key, or a file holding one (default: DATADIR/validator.key, "
+                          "in dev mode the test mnemonic's first account)")
+    run.add_argument("--gas-price", type=int, default=GWEI, metavar="WEI",
+                     help="minimum gas price the pool accepts (default: 1 gwei; 0 only in dev mode)")
+    run.add_argument("--http.addr", dest="http_addr", default="127.0.0.1", help="RPC listen address")
+    run.add_argument("--http.port", dest="http_port", type=int, default=8545, help="RPC listen port")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser()
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--verbosity"):
+        argv = ["run", *argv]
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args([*argv, "run"])
+    logging.basicConfig(level=args.verbosity.upper(), stream=sys.stderr,
+                        format="%(levelname)-5s [%(asctime)s] %(name)s: %(message)s", datefmt="%m-%d|%H:%M:%S")
+    try:
+        return {"init": cmd_init, "run": cmd_run}[args.command](args)
+    except (GenesisError, ChainError, NodeError, ValueError) as exc:
+        print(f"smartchain: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    config = load_genesis(args.genesis)
+    datadir: Path = args.datadir.expanduser()
+    db = LmdbDB(datadir / DB_DIR)
+    try:
+        chain = Chain(db, config)
+        genesis = chain.head
+    finally:
+        db.close()
+    shutil.copyfile(args.genesis, datadir / GENESIS_COPY)
+    print(f"initialised {datadir}: chain id {config.chain_id}, genesis 0x{genesis.hash.hex()}")
+    return 0
+
+
+def run_config(args: argparse.Namespace) -> NodeConfig:
+    datadir: Path = args.datadir.expanduser()
+    genesis = args.genesis or (datadir / GENESIS_COPY if (datadir / GENESIS_COPY).exists() else REPO_GENESIS)
+    key = load_key(args.validator_key) if args.validator_key else None
+    dev = args.dev if args.dev is not None else key is None and not (datadir / "validator.key").exists()
+    return NodeConfig(genesis=genesis, datadir=datadir, dev=dev, block_time=args.block_time, validator_key=key,
+                      min_gas_price=args.gas_price, http_addr=args.http_addr, http_port=args.http_port)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = run_config(args)
+    config.datadir.mkdir(parents=True, exist_ok=True)
+    if not (config.datadir / GENESIS_COPY).exists():
+        shutil.copyfile(config.genesis, config.datadir / GENESIS_COPY)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with Node(config) as node:
+        _banner(node)
+        stop.wait()
+        print("stopping...", file=sys.stderr)
+    return 0
+
+
+def _banner(node: Node) -> None:
+    chain = node.chain
+    lines = [
+        f"smartchain: chain id {node.chain_config.chain_id}, head #{chain.head.block_number} "
+        f"0x{chain.head.hash.hex()}",
+        f"data dir: {node.datadir}",
+        f"validator: {to_checksum_address(node.producer.address)}, "
+        + ("automine (a block as soon as transactions are pending)" if node.producer.automine
+           else f"a block every {node.producer.interval_ms / 1000:g} s"),
+    ]
+    if node.config.dev:
+        lines.append("dev mode: test accounts (mnemonic 'test test test test test test test test test test test junk')")
+        for i, acct in enumerate(node.accounts):
+            balance = chain.state_at().get_balance(acct.address) / 10**18
+            lines.append(f"  ({i}) {acct.checksum} ({balance:g} BNB)  key 0x{acct.private_key.hex()}")
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Node: starts and stops the store, chain, pool and producer in-process (`with Node(config) as node:`)."""
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from eth.abc import BlockAPI
+from eth_keys import keys
+
+from node.accounts import DevAccount, dev_accounts, load_key
+from node.chain import Chain
+from node.clock import Clock
+from node.config import NodeConfig
+from node.db import LmdbDB
+from node.genesis import load_genesis
+from node.producer import Producer
+from node.txpool import PoolConfig, TxPool
+
+log = logging.getLogger("smartchain.node")
+
+KEY_FILE = "validator.key"
+DB_DIR = "chaindata"
+
+
+class NodeError(Exception):
+    """The node cannot start with this configuration; the message says what to change."""
+
+
+class Node:
+    def __init__(self, config: NodeConfig | None = None, clock: Clock | None = None):
+        self.config = config or NodeConfig()
+        self.clock = clock or Clock()
+        self.chain_config = load_genesis(self.config.genesis)
+        self.accounts: list[DevAccount] = dev_accounts() if self.config.dev else []
+        self._tmpdir: str | None = None
+        self.db: LmdbDB | None = None
+        self.chain: Chain | None = None
+        self.pool: TxPool | None = None
+        self.producer: Producer | None = None
+
+    @property
+    def datadir(self) -> Path:
+        return Path(self._tmpdir) if self.config.datadir is None else self.config.datadir
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------------
+    def start(self) -> "Node":
+        if self.config.datadir is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="smartchain-")
+        try:
+            self.db = LmdbDB(self.datadir / DB_DIR)
+            self.chain = Chain(self.db, self.chain_config, clock_ms=self.clock.now_ms)
+            self.pool = TxPool(
+                self.chain_config.chain_id, head_state=self.chain.state_at,
+                block_gas_limit=lambda: self.chain.head.gas_limit,
+                config=PoolConfig(min_gas_price=self.config.min_gas_price))
+            key = self._validator_key()
+            self.producer = Producer(self.chain, self.pool, key, self.clock, self.config.block_time)
+            self.pool.on_pending.append(self.producer.notify_pending)
+            if self.producer.address in self.chain.engine.params.validators:
+                self.producer.start()
+            else:
+                log.warning("key 0x%s is not a validator of this chain: not producing blocks",
+                            self.producer.address.hex())
+        except BaseException:
+            self.stop()
+            raise
+        log.info("chain %d at block #%d (0x%s), data dir %s", self.chain_config.chain_id, self.chain.head.block_number,
+                 self.chain.head.hash.hex(), self.datadir)
+        return self
+
+    def stop(self) -> None:
+        if self.producer is not None:
+            self.producer.stop()
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def __enter__(self) -> "Node":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _validator_key(self) -> keys.PrivateKey:
+        if self.config.validator_key is not None:
+            return keys.PrivateKey(self.config.validator_key)
+        key_file = self.datadir / KEY_FILE
+        if key_file.exists():
+            return keys.PrivateKey(load_key(str(key_file)))
+        if self.config.dev:
+            return keys.PrivateKey(self.accounts[0].private_key)
+        raise NodeError(f"no validator key: pass --validator-key, put one in {key_file}, or run with --dev")
+
+    # -- conveniences for tests, the CLI and dev RPC methods ------------------------------------------------------------
+    def send_raw_transaction(self, raw: bytes) -> bytes:
+        """Admit a signed transaction to the pool; returns its hash (raises the pool's error)."""
+        return self.pool.add_raw(raw)
+
+    def mine(self, blocks: int = 1) -> list[BlockAPI]:
+        """Seal `blocks` blocks now, whatever the mining mode."""
+        return [self.producer.produce_block() for _ in range(blocks)]

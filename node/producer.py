@@ -1,0 +1,101 @@
+"""Block production: wait for the slot, take the pool's best transactions, build, seal, import, announce.
+
+Modes, as anvil names them: interval mining (a block every `block_time` seconds, empty blocks too, as BSC does)
+and automine (`block_time` 0: a block as soon as transactions are pending).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+from eth.abc import BlockAPI, ReceiptAPI
+from eth_keys.datatypes import PrivateKey
+
+from node.chain import Chain
+from node.clock import Clock
+
+log = logging.getLogger("smartchain.producer")
+
+BlockListener = Callable[[BlockAPI, tuple[ReceiptAPI, ...]], None]
+
+
+class Producer:
+    def __init__(self, chain: Chain, pool, key: PrivateKey, clock: Clock, block_time: float | None = None):
+        self.chain = chain
+        self.pool = pool
+        self.key = key
+        self.address = key.public_key.to_canonical_address()
+        self.clock = clock
+        period = chain.engine.params.period
+        self.automine = block_time == 0
+        self.interval_ms = int((period if block_time is None else max(block_time, period)) * 1000)
+        self.listeners: list[BlockListener] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_ms = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="producer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def notify_pending(self, *_: object) -> None:
+        """Called when the pool has a new executable transaction (automine seals on it)."""
+        if self.automine:
+            self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.automine:
+                    self._wake.wait(0.5)
+                    self._wake.clear()
+                    if self._stop.is_set():
+                        break
+                    while self.pool.status()[0] and not self._stop.is_set():
+                        self.produce_block()
+                else:
+                    target = max(self.chain.engine.next_block_ms(self.chain.head), self._last_ms + self.interval_ms)
+                    if self.clock.wait_until(target, self._stop):
+                        break
+                    self.produce_block()
+            except Exception:  # the node keeps running; the next slot tries again
+                log.exception("block production failed")
+                self._stop.wait(1.0)
+
+    # -- one block -------------------------------------------------------------------------------------------------
+    def produce_block(self, timestamp_ms: int | None = None) -> BlockAPI:
+        """Build, seal and import one block on the current head now."""
+        with self._lock:
+            started = time.perf_counter()
+            head = self.chain.head
+            now = self.clock.now_ms() if timestamp_ms is None else timestamp_ms
+            fields = self.chain.engine.prepare(head, self.address, now)
+            built = self.chain.build_block(head, fields, self.pool.pending_for_block())
+            block = built.block.copy(header=self.chain.engine.seal(built.block.header, self.key))
+            self.chain.mark_executed(block, built.receipts)
+            self.chain.import_block(block, check_future=False)
+            self._last_ms = now
+            self.pool.on_new_head(block.transactions)
+            for tx, reason in built.rejected:
+                log.debug("skipped tx 0x%s: %s", tx.hash.hex(), reason)
+            log.info("sealed block #%d txs=%d gas=%d hash=0x%s (%.0f ms)", block.number, len(block.transactions),
+                     block.header.gas_used, block.hash.hex(), (time.perf_counter() - started) * 1000)
+        for listener in list(self.listeners):
+            try:
+                listener(block, built.receipts)
+            except Exception:
+                log.exception("block listener failed")
+        return block

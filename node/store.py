@@ -1,0 +1,123 @@
+"""Indexes py-evm does not keep, written in the same LMDB transaction as the block they describe.
+
+- tx hash -> (block hash, block number, index in block), for canonical blocks only (rewritten on reorg);
+- per block: for each transaction the sender, created contract, gas used, effective gas price and the index of
+  its first log in the block, so a receipt or a log answers with geth's fields without re-executing anything;
+- node metadata (genesis hash, genesis file fingerprint).
+Logs themselves stay in py-evm's receipts; the header's logsBloom filters blocks for eth_getLogs ranges.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import rlp
+from eth.abc import BlockAPI, DatabaseAPI, ReceiptAPI, SignedTransactionAPI
+from eth._utils.address import generate_contract_address
+from rlp.sedes import Binary, CountableList, big_endian_int, binary
+
+TX_LOCATION = b"sc:txloc:"
+BLOCK_META = b"sc:bmeta:"
+META = b"sc:meta:"
+
+_address_or_empty = Binary.fixed_length(20, allow_empty=True)
+
+
+class _TxMetaSedes(rlp.Serializable):
+    fields = [
+        ("sender", Binary.fixed_length(20)),
+        ("contract_address", _address_or_empty),
+        ("gas_used", big_endian_int),
+        ("effective_gas_price", big_endian_int),
+        ("first_log_index", big_endian_int),
+    ]
+
+
+class _LocationSedes(rlp.Serializable):
+    fields = [("block_hash", Binary.fixed_length(32)), ("block_number", big_endian_int), ("index", big_endian_int)]
+
+
+_META_LIST = CountableList(_TxMetaSedes)
+
+
+@dataclass(frozen=True)
+class TxLocation:
+    block_hash: bytes
+    block_number: int
+    index: int
+
+
+@dataclass(frozen=True)
+class TxMeta:
+    sender: bytes
+    contract_address: bytes | None
+    gas_used: int
+    effective_gas_price: int
+    first_log_index: int
+
+
+def effective_gas_price(tx: SignedTransactionAPI, base_fee: int) -> int:
+    """What the sender paid per gas in a block with this base fee (EIP-1559)."""
+    if tx.type_id in (None, 0, 1):
+        return tx.gas_price
+    return min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas)
+
+
+def tx_metas(block: BlockAPI, receipts: Sequence[ReceiptAPI]) -> list[TxMeta]:
+    """Per-transaction facts of an executed block (senders are cached on the tx objects)."""
+    base_fee = getattr(block.header, "base_fee_per_gas", 0) or 0
+    metas, prev_cumulative, log_index = [], 0, 0
+    for tx, receipt in zip(block.transactions, receipts):
+        sender = tx.sender
+        contract = generate_contract_address(sender, tx.nonce) if tx.to == b"" else None
+        metas.append(TxMeta(sender, contract, receipt.gas_used - prev_cumulative,
+                            effective_gas_price(tx, base_fee), log_index))
+        prev_cumulative = receipt.gas_used
+        log_index += len(receipt.logs)
+    return metas
+
+
+class Store:
+    def __init__(self, db: DatabaseAPI):
+        self.db = db
+
+    def index_block(self, block: BlockAPI, receipts: Sequence[ReceiptAPI]) -> None:
+        """Index a block that just became canonical (call inside the block's db transaction)."""
+        metas = tx_metas(block, receipts)
+        self.db[BLOCK_META + block.hash] = rlp.encode(
+            [_TxMetaSedes(m.sender, m.contract_address or b"", m.gas_used, m.effective_gas_price, m.first_log_index)
+             for m in metas], sedes=_META_LIST)
+        for index, tx in enumerate(block.transactions):
+            self.db[TX_LOCATION + tx.hash] = rlp.encode(_LocationSedes(block.hash, block.number, index))
+
+    def unindex_block(self, block: BlockAPI) -> None:
+        """Forget the tx locations of a block that left the canonical chain (its metadata stays, keyed by hash)."""
+        for tx in block.transactions:
+            loc = self.tx_location(tx.hash)
+            if loc is not None and loc.block_hash == block.hash:
+                del self.db[TX_LOCATION + tx.hash]
+
+    def tx_location(self, tx_hash: bytes) -> TxLocation | None:
+        try:
+            raw = self.db[TX_LOCATION + tx_hash]
+        except KeyError:
+            return None
+        loc = rlp.decode(raw, sedes=_LocationSedes)
+        return TxLocation(loc.block_hash, loc.block_number, loc.index)
+
+    def block_metas(self, block_hash: bytes) -> list[TxMeta] | None:
+        try:
+            raw = self.db[BLOCK_META + block_hash]
+        except KeyError:
+            return None
+        return [TxMeta(m.sender, m.contract_address or None, m.gas_used, m.effective_gas_price, m.first_log_index)
+                for m in rlp.decode(raw, sedes=_META_LIST)]
+
+    def get_meta(self, name: str) -> bytes | None:
+        try:
+            return self.db[META + name.encode()]
+        except KeyError:
+            return None
+
+    def set_meta(self, name: str, value: bytes) -> None:
+        self.db[META + name.encode()] = value
