@@ -1,0 +1,90 @@
+"""Consensus errors: one class per broken Parlia rule, named as clique and BSC's parlia.go name them.
+
+Every class derives from ConsensusError, itself an eth_utils.ValidationError, so py-evm's import path treats a
+broken consensus rule like any other invalid block. Raise each with a message that says what was wanted and what
+the header has. New rules add a class here, in the section of the check that raises it.
+"""
+from eth_utils import ValidationError
+
+
+class ConsensusError(ValidationError):
+    """Base class of every consensus rule violation."""
+
+
+# --- extraData layout (header.parse_extra, header.check_standalone) ---
+
+
+class MissingVanity(ConsensusError):
+    """extraData is shorter than the 32-byte vanity."""
+
+
+class MissingSignature(ConsensusError):
+    """extraData has no room for the 65-byte seal after the vanity."""
+
+
+class ExtraValidators(ConsensusError):
+    """Validator bytes (anything but a vote attestation) on a non-epoch block."""
+
+
+class InvalidEpochValidators(ConsensusError):
+    """An epoch block's validator list is missing, truncated, unsorted or has trailing garbage."""
+
+
+class InvalidTurnLength(ConsensusError):
+    """An epoch block's turnLength byte is zero (every turn needs at least one block)."""
+
+
+class InvalidAttestation(ConsensusError):
+    """The bytes before the seal are an RLP list but not a vote attestation."""
+
+
+# --- seal (header.recover_signer, header.check_signer) ---
+
+
+class InvalidSignature(ConsensusError):
+    """The 65-byte seal does not recover to a public key."""
+
+
+class CoinbaseMismatch(ConsensusError):
+    """The header's coinbase is not the account that sealed it."""
+
+
+# --- standalone header fields (header.check_standalone) ---
+
+
+class InvalidDifficulty(ConsensusError):
+    """Difficulty is neither 1 (out of turn) nor 2 (in turn)."""
+
+
+class InvalidUncleHash(ConsensusError):
+    """Uncles hash is not the hash of the empty list: Parlia has no uncles."""
+
+
+class InvalidMixDigest(ConsensusError):
+    """mixHash is not a 32-byte integer 0..999 (the millisecond part of the block time)."""
+
+
+class InvalidGasLimit(ConsensusError):
+    """Gas limit outside [5000, 2**63-1] or moved too far from the parent's."""
+
+
+class InvalidGasUsed(ConsensusError):
+    """Gas used exceeds the gas limit."""
+
+
+# --- rules that need the validator set (header.check_difficulty) ---
+
+
+class WrongDifficulty(ConsensusError):
+    """Difficulty 1 or 2 does not match whether the signer is in turn."""
+
+
+# --- rules that need the parent snapshot (engine.PosaEngine.verify_header) ---
+
+
+class UnauthorizedValidator(ConsensusError):
+    """The signer is not in the validator set in force for this block."""
+
+
+class InvalidTimestamp(ConsensusError):
+    """The block time is in the future or too close to the parent's."""
