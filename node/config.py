@@ -17,6 +17,7 @@ class NodeConfig:
     block_time: float | None = None        # None: the genesis period; 0: seal as soon as transactions are pending
     validator_key: bytes | None = None     # None: <datadir>/validator.key, else (dev) the mnemonic's first account
     min_gas_price: int = GWEI
+    produce: bool = True                   # False: no production loop; blocks only when mine() is called
     http_addr: str = "127.0.0.1"
     http_port: int = 8545
 

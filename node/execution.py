@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eth.abc import BlockHeaderAPI, ComputationAPI
-from eth._utils.spoof import SpoofTransaction
+from eth._utils.spoof import SpoofAttributes
 from eth.exceptions import Revert
 from eth_abi import decode as abi_decode
 from eth_utils import ValidationError
@@ -64,7 +64,7 @@ def _execute(chain, header: BlockHeaderAPI, params: CallParams, gas: int) -> Com
     unsigned = vm.create_unsigned_transaction(
         nonce=state.get_nonce(params.sender), gas_price=params.gas_price, gas=gas, to=params.to,
         value=params.value, data=params.data)
-    tx = SpoofTransaction(unsigned, from_=params.sender)
+    tx = SpoofAttributes(unsigned, from_=params.sender)
     return state.apply_transaction(tx)
 
 

@@ -58,11 +58,11 @@ class Node:
             key = self._validator_key()
             self.producer = Producer(self.chain, self.pool, key, self.clock, self.config.block_time)
             self.pool.on_pending.append(self.producer.notify_pending)
-            if self.producer.address in self.chain.engine.params.validators:
-                self.producer.start()
-            else:
+            if self.producer.address not in self.chain.engine.params.validators:
                 log.warning("key 0x%s is not a validator of this chain: not producing blocks",
                             self.producer.address.hex())
+            elif self.config.produce:
+                self.producer.start()
         except BaseException:
             self.stop()
             raise

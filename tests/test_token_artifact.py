@@ -7,7 +7,7 @@ from eth_abi import decode, encode
 from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector, keccak, to_canonical_address
 
-from contracts import load_artifact
+from artifacts import load_artifact
 from node.accounts import dev_accounts
 
 CHAIN_ID = 1337

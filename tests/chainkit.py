@@ -1,0 +1,43 @@
+"""Helpers for tests that drive a real Node: signing with eth-account, the ERC-20 artifact, ABI calls."""
+from __future__ import annotations
+
+from eth_abi import decode, encode
+from eth_account import Account
+from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+
+from artifacts import load_artifact
+
+CHAIN_ID = 714
+GWEI = 10**9
+TOKEN = load_artifact("Token")
+TRANSFER_TOPIC = keccak(text="Transfer(address,address,uint256)")
+
+
+def calldata(signature: str, *args) -> bytes:
+    types = signature[signature.index("(") + 1:-1]
+    types = [t for t in types.split(",") if t]
+    return function_signature_to_4byte_selector(signature) + encode(types, list(args))
+
+
+def sign(account, nonce: int, to: bytes | None = None, value: int = 0, data: bytes = b"", gas: int = 21000,
+         gas_price: int = GWEI, dynamic: bool = False, chain_id: int = CHAIN_ID) -> bytes:
+    """Raw signed bytes: legacy (EIP-155) by default, EIP-1559 when `dynamic`."""
+    tx = {"nonce": nonce, "gas": gas, "value": value, "data": data, "chainId": chain_id}
+    if to is not None:
+        tx["to"] = to_checksum_address(to)
+    if dynamic:
+        tx.update(maxFeePerGas=gas_price, maxPriorityFeePerGas=gas_price, type=2)
+    else:
+        tx["gasPrice"] = gas_price
+    return bytes(Account.sign_transaction(tx, account.private_key).raw_transaction)
+
+
+def deploy_token_raw(account, nonce: int, supply: int = 10**24) -> bytes:
+    code = bytes.fromhex(TOKEN["bytecode"][2:]) + encode(["string", "string", "uint256"], ["Test", "TST", supply])
+    return sign(account, nonce, data=code, gas=2_000_000)
+
+
+def token_balance(node, token: bytes, holder: bytes) -> int:
+    from node.execution import CallParams, call
+    out = call(node.chain, node.chain.head, CallParams(to=token, data=calldata("balanceOf(address)", holder)))
+    return decode(["uint256"], out)[0]

@@ -1,0 +1,161 @@
+"""The chain core through an in-process Node: transfers, an ERC-20, receipts, logs, indexes, the import path."""
+import pytest
+from eth_abi import decode
+from eth_keys import keys
+
+from chainkit import GWEI, TRANSFER_TOPIC, calldata, deploy_token_raw, sign, token_balance
+from node.chain import ChainError, UnknownAncestor
+from node.config import NodeConfig
+from node.node import Node
+
+
+@pytest.fixture
+def node(tmp_path):
+    with Node(NodeConfig(datadir=tmp_path / "a", produce=False)) as n:
+        yield n
+
+
+@pytest.fixture
+def follower(tmp_path):
+    with Node(NodeConfig(datadir=tmp_path / "b", produce=False)) as n:
+        yield n
+
+
+def test_value_transfers_balances_receipts_and_indexes(node):
+    alice, bob, carol = node.accounts[1:4]  # not account 0: it is the validator and earns the fees
+    state = node.chain.state_at()
+    before = {a.address: state.get_balance(a.address) for a in (alice, bob, carol)}
+    hashes = [node.send_raw_transaction(sign(alice, 0, bob.address, 10**18)),
+              node.send_raw_transaction(sign(alice, 1, carol.address, 2 * 10**18, gas_price=2 * GWEI, dynamic=True)),
+              node.send_raw_transaction(sign(bob, 0, carol.address, 5))]
+    [block] = node.mine()
+    assert [tx.hash for tx in block.transactions] == hashes  # alice's nonces in order, ties by arrival
+    state = node.chain.state_at()
+    assert state.get_balance(alice.address) == before[alice.address] - 3 * 10**18 - 21000 * GWEI - 21000 * 2 * GWEI
+    assert state.get_balance(bob.address) == before[bob.address] + 10**18 - 5 - 21000 * GWEI
+    assert state.get_balance(carol.address) == before[carol.address] + 2 * 10**18 + 5
+    assert state.get_nonce(alice.address) == 2
+    receipts = node.chain.receipts(block.header)
+    assert [r.gas_used for r in receipts] == [21000, 42000, 63000]
+    assert all(r.state_root == b"\x01" for r in receipts)  # status success
+    metas = node.chain.store.block_metas(block.hash)
+    assert [m.sender for m in metas] == [alice.address, alice.address, bob.address]
+    assert [m.gas_used for m in metas] == [21000] * 3
+    assert [m.effective_gas_price for m in metas] == [GWEI, 2 * GWEI, GWEI]
+    for index, tx_hash in enumerate(hashes):
+        loc = node.chain.store.tx_location(tx_hash)
+        assert (loc.block_hash, loc.block_number, loc.index) == (block.hash, 1, index)
+    assert node.pool.status() == (0, 0)
+
+
+def test_erc20_deploy_and_transfer(node):
+    owner, alice, bob = node.accounts[:3]
+    node.send_raw_transaction(deploy_token_raw(owner, 0))
+    [deploy_block] = node.mine()
+    [meta] = node.chain.store.block_metas(deploy_block.hash)
+    token = meta.contract_address
+    assert token is not None and node.chain.state_at().get_code(token)
+    [deploy_receipt] = node.chain.receipts(deploy_block.header)
+    assert deploy_receipt.logs[0].topics[0] == int.from_bytes(TRANSFER_TOPIC, "big")
+
+    node.send_raw_transaction(sign(owner, 1, token, data=calldata("transfer(address,uint256)", alice.address, 700),
+                                   gas=100_000))
+    node.send_raw_transaction(sign(owner, 2, token, data=calldata("transfer(address,uint256)", bob.address, 300),
+                                   gas=100_000, dynamic=True))
+    [block] = node.mine()
+    assert token_balance(node, token, alice.address) == 700
+    assert token_balance(node, token, bob.address) == 300
+    assert token_balance(node, token, owner.address) == 10**24 - 1000
+    receipts = node.chain.receipts(block.header)
+    metas = node.chain.store.block_metas(block.hash)
+    assert [m.first_log_index for m in metas] == [0, 1]
+    for receipt, (to, amount) in zip(receipts, [(alice, 700), (bob, 300)]):
+        [log] = receipt.logs
+        assert log.address == token
+        assert log.topics == (int.from_bytes(TRANSFER_TOPIC, "big"), int.from_bytes(owner.address, "big"),
+                              int.from_bytes(to.address, "big"))
+        assert decode(["uint256"], log.data) == (amount,)
+        assert int.from_bytes(to.address, "big").to_bytes(32, "big") in [t.to_bytes(32, "big") for t in log.topics]
+    assert block.header.bloom != 0
+
+
+def test_follower_imports_blocks_with_same_roots(node, follower):
+    owner, alice = node.accounts[:2]
+    node.send_raw_transaction(deploy_token_raw(owner, 0))
+    blocks = node.mine()
+    node.send_raw_transaction(sign(owner, 1, alice.address, 1))
+    blocks += node.mine(2)
+    for block in blocks:
+        result = follower.chain.import_block(block, check_future=False)
+        assert not result.known and result.new_canonical[0].hash == block.hash
+        assert follower.chain.head.state_root == block.header.state_root
+    assert follower.chain.head.hash == node.chain.head.hash
+    assert follower.chain.import_block(blocks[-1], check_future=False).known  # re-import is a no-op
+    assert follower.chain.store.tx_location(blocks[0].transactions[0].hash).block_number == 1
+
+
+def _refused(follower, block, error, match, check_future=False):
+    head = follower.chain.head
+    with pytest.raises(error, match=match):
+        follower.chain.import_block(block, check_future=check_future)
+    assert follower.chain.head == head
+    assert follower.chain.header_by_hash(block.hash) is None
+    for tx in block.transactions:
+        assert follower.chain.store.tx_location(tx.hash) is None
+
+
+def _resealed(node, block, key=None, **fields):
+    header = block.header.copy(**fields)
+    return block.copy(header=node.chain.engine.seal(header, key or node.producer.key))
+
+
+def test_bad_blocks_are_refused_and_leave_the_store_unchanged(node, follower):
+    alice, bob = node.accounts[:2]
+    node.send_raw_transaction(sign(alice, 0, bob.address, 1))
+    [block] = node.mine()
+    outsider = keys.PrivateKey(b"\x07" * 32)
+    cases = [
+        (_resealed(node, block, outsider, coinbase=outsider.public_key.to_canonical_address()), ChainError,
+         "not in the validator set"),
+        (_resealed(node, block, outsider), ChainError, "is not the coinbase"),
+        (_resealed(node, block, state_root=b"\x11" * 32), ChainError, "state_root|state root"),
+        (_resealed(node, block, gas_used=block.header.gas_used + 1), ChainError, "gas"),
+        (_resealed(node, block, difficulty=1), ChainError, "difficulty"),
+        (_resealed(node, block, timestamp=node.chain.config.timestamp), ChainError, "before parent"),
+        (block.copy(header=block.header.copy(extra_data=block.header.extra_data[:-65] + b"\x01" * 64 + b"\x05")), ChainError,
+         "signature|seal"),
+        (_resealed(node, block, parent_hash=b"\x22" * 32), UnknownAncestor, "unknown ancestor"),
+    ]
+    for bad, error, match in cases:
+        _refused(follower, bad, error, match)
+    assert follower.chain.import_block(block, check_future=False).new_canonical  # the genuine block still imports
+
+
+def test_future_block_is_refused(node, follower):
+    [block] = node.mine()
+    future = _resealed(node, block, timestamp=follower.clock.now_ms() // 1000 + 30)
+    _refused(follower, future, ChainError, "in the future", check_future=True)
+
+
+def test_block_with_an_invalid_transaction_is_refused(node, follower):
+    alice, bob = node.accounts[:2]
+    node.send_raw_transaction(sign(alice, 0, bob.address, 1))
+    [block] = node.mine()
+    forged_tx = node.chain.vm_class.get_transaction_builder().decode(sign(alice, 5, bob.address, 1))
+    bad = block.copy(transactions=[forged_tx])
+    from eth.db.trie import make_trie_root_and_nodes
+    bad = _resealed(node, bad, transaction_root=make_trie_root_and_nodes([forged_tx])[0])
+    _refused(follower, bad, ChainError, "invalid block 1")
+
+
+def test_restart_resumes_from_the_stored_head(tmp_path):
+    config = NodeConfig(datadir=tmp_path / "d", produce=False)
+    with Node(config) as n:
+        alice, bob = n.accounts[:2]
+        n.send_raw_transaction(sign(alice, 0, bob.address, 10**18))
+        n.mine(3)
+        head = n.chain.head
+    with Node(config) as n:
+        assert n.chain.head == head
+        assert n.chain.state_at().get_nonce(alice.address) == 1
+        assert n.mine()[0].number == 4
