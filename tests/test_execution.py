@@ -1,0 +1,83 @@
+"""eth_call and eth_estimateGas semantics at the chain level: return data, reverts, geth's binary search."""
+import pytest
+from eth_abi import decode, encode
+from eth_utils import function_signature_to_4byte_selector
+
+from chainkit import calldata, deploy_token_raw, sign
+from node.config import NodeConfig
+from node.execution import CallParams, ExecutionError, ExecutionReverted, call, estimate_gas
+from node.node import Node
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    with Node(NodeConfig(datadir=tmp_path_factory.mktemp("exec"), produce=False)) as node:
+        owner = node.accounts[0]
+        node.send_raw_transaction(deploy_token_raw(owner, 0, supply=1000))
+        [block] = node.mine()
+        token = node.chain.store.block_metas(block.hash)[0].contract_address
+        yield node, token, owner
+
+
+def test_call_returns_data_at_a_block(env):
+    node, token, owner = env
+    out = call(node.chain, node.chain.head, CallParams(to=token, data=calldata("balanceOf(address)", owner.address)))
+    assert decode(["uint256"], out) == (1000,)
+    genesis = node.chain.header_by_number(0)
+    assert call(node.chain, genesis, CallParams(to=token, data=calldata("balanceOf(address)", owner.address))) == b""
+
+
+def test_custom_error_revert_carries_raw_data(env):
+    node, token, owner = env
+    other = node.accounts[5]
+    params = CallParams(sender=other.address, to=token,
+                        data=calldata("transfer(address,uint256)", owner.address, 5))
+    selector = function_signature_to_4byte_selector("InsufficientBalance(address,uint256,uint256)")
+    expected = selector + encode(["address", "uint256", "uint256"], [other.address, 0, 5])
+    for run in (call, estimate_gas):
+        with pytest.raises(ExecutionReverted) as err:
+            run(node.chain, node.chain.head, params)
+        assert err.value.data == expected
+        assert err.value.reason is None and str(err.value) == "execution reverted"
+
+
+def test_require_string_revert_has_its_reason(env):
+    node, token, owner = env
+    spender = node.accounts[6]
+    params = CallParams(sender=spender.address, to=token,
+                        data=calldata("transferFrom(address,address,uint256)", owner.address, spender.address, 1))
+    for run in (call, estimate_gas):
+        with pytest.raises(ExecutionReverted) as err:
+            run(node.chain, node.chain.head, params)
+        assert err.value.reason == "ERC20: insufficient allowance"
+        assert str(err.value) == "execution reverted: ERC20: insufficient allowance"
+
+
+def test_estimate_binary_search_handles_gasleft(env):
+    node, token, owner = env
+    data = calldata("burnGas(uint256)", 20)
+    estimate = estimate_gas(node.chain, node.chain.head, CallParams(sender=owner.address, to=token, data=data))
+    nonce = node.chain.state_at().get_nonce(owner.address)
+    # the estimate is enough; the gas actually used, plus a margin a naive estimator would add, is not
+    node.send_raw_transaction(sign(owner, nonce, token, data=data, gas=estimate))
+    [block] = node.mine()
+    [receipt] = node.chain.receipts(block.header)
+    assert receipt.state_root == b"\x01"
+    used = node.chain.store.block_metas(block.hash)[0].gas_used
+    assert used < estimate <= used * 1.1 + 60_000
+    node.send_raw_transaction(sign(owner, nonce + 1, token, data=data, gas=used + 1000))
+    [block] = node.mine()
+    assert node.chain.receipts(block.header)[0].state_root == b""
+
+
+def test_plain_transfer_estimates_21000(env):
+    node, _, owner = env
+    assert estimate_gas(node.chain, node.chain.head,
+                        CallParams(sender=owner.address, to=node.accounts[1].address, value=1)) == 21000
+
+
+def test_call_with_value_over_balance_fails_clearly(env):
+    node, token, _ = env
+    poor = b"\x99" * 20
+    with pytest.raises(ExecutionError, match="insufficient funds"):
+        call(node.chain, node.chain.head, CallParams(sender=poor, to=token, value=1, gas_price=1))
