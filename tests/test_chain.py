@@ -159,3 +159,21 @@ def test_restart_resumes_from_the_stored_head(tmp_path):
         assert n.chain.head == head
         assert n.chain.state_at().get_nonce(alice.address) == 1
         assert n.mine()[0].number == 4
+
+
+def test_validator_key_sources(tmp_path):
+    from node.node import NodeError
+    dev0 = bytes.fromhex("f39fd6e51aad88f6f4ce6ab8827279cfffb92266")
+    key_hex = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+    with pytest.raises(NodeError, match="no validator key"):
+        Node(NodeConfig(datadir=tmp_path / "none", dev=False, produce=False)).start()
+    (tmp_path / "file").mkdir()
+    (tmp_path / "file" / "validator.key").write_text(key_hex + "\n")
+    with Node(NodeConfig(datadir=tmp_path / "file", dev=False, produce=False)) as n:
+        assert n.producer.address == dev0 and n.accounts == []
+        assert n.mine()[0].header.coinbase == dev0
+    with Node(NodeConfig(datadir=tmp_path / "flag", dev=False, produce=False,
+                         validator_key=bytes.fromhex(key_hex))) as n:
+        assert n.producer.address == dev0
+    with Node(NodeConfig(datadir=tmp_path / "dev", produce=False)) as n:
+        assert n.producer.address == dev0 and len(n.accounts) == 10

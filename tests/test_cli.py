@@ -79,3 +79,16 @@ def test_run_refuses_a_bad_key(tmp_path):
     proc = subprocess.run([SMARTCHAIN, "run", "--datadir", str(tmp_path), "--validator-key", "0x1234"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "smartchain:" in proc.stderr
+
+
+def test_run_defaults_are_a_persistent_dev_chain(tmp_path):
+    from pathlib import Path
+
+    from node.cli import _parser, run_config
+    from node.config import REPO_GENESIS
+    config = run_config(_parser().parse_args(["run"]))
+    assert config.datadir == Path.home() / ".smartchain"
+    assert config.dev and config.block_time is None and config.http_addr == "127.0.0.1"
+    assert config.genesis in (REPO_GENESIS, Path.home() / ".smartchain" / "genesis.json")
+    assert not run_config(_parser().parse_args(["run", "--datadir", str(tmp_path), "--validator-key",
+                                                "0x" + "11" * 32])).dev
