@@ -1,0 +1,224 @@
+"""Blocks, headers, transactions, receipts and logs as geth shapes them in JSON.
+
+Quantities are minimal hex (`0x0` for zero), data even-length lowercase hex, addresses lowercase. Headers, blocks
+and receipts are Go maps in geth, so its JSON has their keys in alphabetical order; transactions and logs are
+structs, written in field order. We emit the same orders, so answers compare byte for byte.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import rlp
+from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
+
+from node.store import TxMeta
+
+DYNAMIC_FEE_TX = 2
+
+
+def quantity(value: int) -> str:
+    return hex(value)
+
+
+def data(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+def address(value: bytes | None) -> str | None:
+    return None if not value else "0x" + bytes(value).hex()
+
+
+def word(value: int) -> str:
+    """A 256-bit word (topic, storage key) as 32 bytes of hex."""
+    return data(value.to_bytes(32, "big"))
+
+
+def bloom(value: int) -> str:
+    return data(value.to_bytes(256, "big"))
+
+
+# -- headers and blocks --
+
+def header(h: BlockHeaderAPI) -> dict:
+    """geth's RPCMarshalHeader; fork fields only when the header has them."""
+    fields = {
+        "baseFeePerGas": _optional_quantity(h, "base_fee_per_gas"),
+        "blobGasUsed": _optional_quantity(h, "blob_gas_used"),
+        "difficulty": quantity(h.difficulty),
+        "excessBlobGas": _optional_quantity(h, "excess_blob_gas"),
+        "extraData": data(h.extra_data),
+        "gasLimit": quantity(h.gas_limit),
+        "gasUsed": quantity(h.gas_used),
+        "hash": data(h.hash),
+        "logsBloom": bloom(h.bloom),
+        "miner": address(h.coinbase) or "0x" + "00" * 20,
+        "mixHash": data(h.mix_hash),
+        "nonce": data(h.nonce),
+        "number": quantity(h.block_number),
+        "parentBeaconBlockRoot": _optional_data(h, "parent_beacon_block_root"),
+        "parentHash": data(h.parent_hash),
+        "receiptsRoot": data(h.receipt_root),
+        "requestsHash": _optional_data(h, "requests_hash"),
+        "sha3Uncles": data(h.uncles_hash),
+        "stateRoot": data(h.state_root),
+        "timestamp": quantity(h.timestamp),
+        "transactionsRoot": data(h.transaction_root),
+        "withdrawalsRoot": _optional_data(h, "withdrawals_root"),
+    }
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _optional_quantity(h: BlockHeaderAPI, name: str) -> str | None:
+    value = getattr(h, name, None)
+    return None if value is None else quantity(value)
+
+
+def _optional_data(h: BlockHeaderAPI, name: str) -> str | None:
+    value = getattr(h, name, None)
+    return None if value is None else data(value)
+
+
+def block(b: BlockAPI, full: bool, metas: Sequence[TxMeta] | None) -> dict:
+    """geth's RPCMarshalBlock: the header plus size, transactions (hashes or objects), uncles, withdrawals."""
+    fields = header(b.header)
+    fields["size"] = quantity(len(rlp.encode(b)))
+    if full:
+        fields["transactions"] = [transaction(tx, _sender(tx, metas, i), TxContext.of(b, i))
+                                  for i, tx in enumerate(b.transactions)]
+    else:
+        fields["transactions"] = [data(tx.hash) for tx in b.transactions]
+    fields["uncles"] = [data(u.hash) for u in b.uncles]
+    withdrawals = getattr(b, "withdrawals", None)
+    if withdrawals is not None:
+        fields["withdrawals"] = [_withdrawal(w) for w in withdrawals]
+    return dict(sorted(fields.items()))
+
+
+def _withdrawal(w) -> dict:
+    return {"index": quantity(w.index), "validatorIndex": quantity(w.validator_index),
+            "address": address(w.address), "amount": quantity(w.amount)}
+
+
+def _sender(tx: SignedTransactionAPI, metas: Sequence[TxMeta] | None, index: int) -> bytes:
+    return metas[index].sender if metas is not None else tx.sender
+
+
+# -- transactions --
+
+@dataclass(frozen=True)
+class TxContext:
+    """Where a mined transaction sits; None for a pending one (block fields null, gasPrice = fee cap)."""
+
+    block_hash: bytes
+    block_number: int
+    timestamp: int
+    index: int
+    base_fee: int
+
+    @classmethod
+    def of(cls, b: BlockAPI, index: int) -> "TxContext":
+        h = b.header
+        return cls(h.hash, h.block_number, h.timestamp, index, getattr(h, "base_fee_per_gas", 0) or 0)
+
+
+def tx_type(tx: SignedTransactionAPI) -> int:
+    return tx.type_id or 0
+
+
+def transaction(tx: SignedTransactionAPI, sender: bytes, where: TxContext | None) -> dict:
+    """geth's RPCTransaction for types 0-4."""
+    kind = tx_type(tx)
+    dynamic = kind >= DYNAMIC_FEE_TX
+    if not dynamic:
+        price = tx.gas_price
+    elif where is not None:
+        price = min(tx.max_fee_per_gas, where.base_fee + tx.max_priority_fee_per_gas)
+    else:
+        price = tx.max_fee_per_gas
+    fields = {
+        "blockHash": data(where.block_hash) if where else None,
+        "blockNumber": quantity(where.block_number) if where else None,
+        "blockTimestamp": quantity(where.timestamp) if where else None,
+        "from": address(sender),
+        "gas": quantity(tx.gas),
+        "gasPrice": quantity(price),
+    }
+    if dynamic:
+        fields["maxFeePerGas"] = quantity(tx.max_fee_per_gas)
+        fields["maxPriorityFeePerGas"] = quantity(tx.max_priority_fee_per_gas)
+    if kind == 3:
+        fields["maxFeePerBlobGas"] = quantity(tx.max_fee_per_blob_gas)
+    fields.update({
+        "hash": data(tx.hash),
+        "input": data(tx.data),
+        "nonce": quantity(tx.nonce),
+        "to": address(tx.to),
+        "transactionIndex": quantity(where.index) if where else None,
+        "value": quantity(tx.value),
+        "type": quantity(kind),
+    })
+    if kind:
+        fields["accessList"] = access_list(tx.access_list)
+    if kind or tx.chain_id:
+        fields["chainId"] = quantity(tx.chain_id)
+    if kind == 3:
+        fields["blobVersionedHashes"] = [data(h) for h in tx.blob_versioned_hashes]
+    if kind == 4:
+        fields["authorizationList"] = [_authorization(a) for a in tx.authorization_list]
+    fields["v"] = quantity(tx.v if not kind else tx.y_parity)
+    fields["r"] = quantity(tx.r)
+    fields["s"] = quantity(tx.s)
+    if kind:
+        fields["yParity"] = quantity(tx.y_parity)
+    return fields
+
+
+def access_list(entries) -> list[dict]:
+    return [{"address": address(addr), "storageKeys": [word(k) if isinstance(k, int) else data(k) for k in keys]}
+            for addr, keys in entries]
+
+
+def _authorization(a) -> dict:
+    return {"chainId": quantity(a.chain_id), "address": address(a.address), "nonce": quantity(a.nonce),
+            "yParity": quantity(a.y_parity), "r": quantity(a.r), "s": quantity(a.s)}
+
+
+# -- receipts and logs --
+
+def receipt(b: BlockAPI, index: int, r: ReceiptAPI, meta: TxMeta) -> dict:
+    """geth's MarshalReceipt for the transaction at `index` of `b`."""
+    tx = b.transactions[index]
+    fields = {
+        "blockHash": data(b.hash),
+        "blockNumber": quantity(b.number),
+        "contractAddress": address(meta.contract_address),
+        "cumulativeGasUsed": quantity(r.gas_used),
+        "effectiveGasPrice": quantity(meta.effective_gas_price),
+        "from": address(meta.sender),
+        "gasUsed": quantity(meta.gas_used),
+        "logs": [log(b, index, meta.first_log_index + i, entry) for i, entry in enumerate(r.logs)],
+        "logsBloom": bloom(r.bloom),
+        "status": quantity(1 if r.state_root == b"\x01" else 0),
+        "to": address(tx.to),
+        "transactionHash": data(tx.hash),
+        "transactionIndex": quantity(index),
+        "type": quantity(tx_type(tx)),
+    }
+    return fields
+
+
+def log(b: BlockAPI, tx_index: int, log_index: int, entry) -> dict:
+    """geth's types.Log in field order; `removed` is false for logs of canonical blocks."""
+    return {
+        "address": address(entry.address),
+        "topics": [word(t) for t in entry.topics],
+        "data": data(entry.data),
+        "blockNumber": quantity(b.number),
+        "transactionHash": data(b.transactions[tx_index].hash),
+        "transactionIndex": quantity(tx_index),
+        "blockHash": data(b.hash),
+        "blockTimestamp": quantity(b.header.timestamp),
+        "logIndex": quantity(log_index),
+        "removed": False,
+    }

@@ -1,0 +1,182 @@
+"""The eth namespace: chain, state, calls, transactions, blocks and receipts (fees in rpc/fees.py, logs in
+rpc/logs.py, dev accounts in rpc/accounts.py). Plain functions of the node and parsed parameters, returning JSON."""
+from __future__ import annotations
+
+from eth.abc import BlockAPI
+
+from node.execution import CallParams, call as run_call, estimate_gas as run_estimate
+from rpc import encode
+from rpc.blocks import header_or_none, state_header
+from rpc.params import LATEST, Address, BlockId, BlockNumber, BlockRef, CallArgs, Data, Hash, StorageKey, Uint64
+
+ZERO_ADDRESS = b"\0" * 20
+
+
+# -- chain --
+
+def chain_id(node) -> str:
+    return encode.quantity(node.chain_config.chain_id)
+
+
+def block_number(node) -> str:
+    return encode.quantity(node.chain.head.block_number)
+
+
+def syncing(node) -> bool:
+    return False
+
+
+# -- state --
+
+def get_balance(node, address: Address, block: BlockRef = LATEST) -> str:
+    return encode.quantity(node.chain.state_at(state_header(node, block)).get_balance(address))
+
+
+def get_transaction_count(node, address: Address, block: BlockRef = LATEST) -> str:
+    if block.tag == "pending":
+        return encode.quantity(node.pool.pending_nonce(address))
+    return encode.quantity(node.chain.state_at(state_header(node, block)).get_nonce(address))
+
+
+def get_code(node, address: Address, block: BlockRef = LATEST) -> str:
+    return encode.data(node.chain.state_at(state_header(node, block)).get_code(address))
+
+
+def get_storage_at(node, address: Address, key: StorageKey, block: BlockRef = LATEST) -> str:
+    state = node.chain.state_at(state_header(node, block))
+    return encode.word(state.get_storage(address, int.from_bytes(key, "big")))
+
+
+# -- calls --
+
+def call_params(args: CallArgs, base_fee: int = 0) -> CallParams:
+    """geth's TransactionArgs.ToMessage: the price is gasPrice, or min(tip + base fee, fee cap), else free."""
+    if args.gas_price is not None:
+        price = args.gas_price
+    elif args.max_fee_per_gas or args.max_priority_fee_per_gas:
+        price = min((args.max_priority_fee_per_gas or 0) + base_fee, args.max_fee_per_gas or 0)
+    else:
+        price = 0
+    return CallParams(sender=args.sender or ZERO_ADDRESS, to=args.to or b"", gas=args.gas, gas_price=price,
+                      value=args.value or 0, data=args.data or b"")
+
+
+def call(node, args: CallArgs, block: BlockRef = LATEST) -> str:
+    header = state_header(node, block)
+    return encode.data(run_call(node.chain, header, call_params(args, _base_fee(header))))
+
+
+def estimate_gas(node, args: CallArgs, block: BlockRef = LATEST) -> str:
+    header = state_header(node, block)
+    return encode.quantity(run_estimate(node.chain, header, call_params(args, _base_fee(header))))
+
+
+def _base_fee(header) -> int:
+    return getattr(header, "base_fee_per_gas", 0) or 0
+
+
+# -- transactions --
+
+def send_raw_transaction(node, raw: Data) -> str:
+    return encode.data(node.send_raw_transaction(raw))
+
+
+def get_transaction_by_hash(node, tx_hash: Hash) -> dict | None:
+    found = _mined(node, tx_hash)
+    if found is not None:
+        b, index, metas = found
+        return encode.transaction(b.transactions[index], metas[index].sender, encode.TxContext.of(b, index))
+    tx = node.pool.get(tx_hash)
+    return None if tx is None else encode.transaction(tx, tx.sender, None)
+
+
+def get_transaction_receipt(node, tx_hash: Hash) -> dict | None:
+    found = _mined(node, tx_hash)
+    if found is None:
+        return None
+    b, index, metas = found
+    return encode.receipt(b, index, node.chain.receipts(b.header)[index], metas[index])
+
+
+def _mined(node, tx_hash: bytes) -> tuple[BlockAPI, int, list] | None:
+    location = node.chain.store.tx_location(tx_hash)
+    if location is None:
+        return None
+    b = node.chain.block_by_hash(location.block_hash)
+    metas = node.chain.store.block_metas(location.block_hash)
+    if b is None or metas is None:
+        return None
+    return b, location.index, metas
+
+
+# -- blocks --
+
+def _block(node, block: BlockId) -> BlockAPI | None:
+    header = header_or_none(node, block)
+    return None if header is None else node.chain.block_by_header(header)
+
+
+def _encode_block(node, b: BlockAPI | None, full: bool) -> dict | None:
+    if b is None:
+        return None
+    return encode.block(b, full, node.chain.store.block_metas(b.hash) if full and b.transactions else None)
+
+
+def get_block_by_number(node, block: BlockNumber, full: bool) -> dict | None:
+    return _encode_block(node, _block(node, block), full)
+
+
+def get_block_by_hash(node, block_hash: Hash, full: bool) -> dict | None:
+    return _encode_block(node, node.chain.block_by_hash(block_hash), full)
+
+
+def get_block_transaction_count_by_number(node, block: BlockNumber) -> str | None:
+    b = _block(node, block)
+    return None if b is None else encode.quantity(len(b.transactions))
+
+
+def get_block_transaction_count_by_hash(node, block_hash: Hash) -> str | None:
+    b = node.chain.block_by_hash(block_hash)
+    return None if b is None else encode.quantity(len(b.transactions))
+
+
+def _transaction_at(node, b: BlockAPI | None, index: int) -> dict | None:
+    if b is None or index >= len(b.transactions):
+        return None
+    metas = node.chain.store.block_metas(b.hash)
+    sender = metas[index].sender if metas is not None else b.transactions[index].sender
+    return encode.transaction(b.transactions[index], sender, encode.TxContext.of(b, index))
+
+
+def get_transaction_by_block_number_and_index(node, block: BlockNumber, index: Uint64) -> dict | None:
+    return _transaction_at(node, _block(node, block), index)
+
+
+def get_transaction_by_block_hash_and_index(node, block_hash: Hash, index: Uint64) -> dict | None:
+    return _transaction_at(node, node.chain.block_by_hash(block_hash), index)
+
+
+def get_block_receipts(node, block: BlockRef) -> list[dict] | None:
+    b = _block(node, block)
+    if b is None:
+        return None
+    if not b.transactions:
+        return []
+    receipts, metas = node.chain.receipts(b.header), node.chain.store.block_metas(b.hash)
+    return [encode.receipt(b, i, r, m) for i, (r, m) in enumerate(zip(receipts, metas))]
+
+
+def get_uncle_count_by_block_number(node, block: BlockNumber) -> str | None:
+    return None if header_or_none(node, block) is None else "0x0"
+
+
+def get_uncle_count_by_block_hash(node, block_hash: Hash) -> str | None:
+    return None if node.chain.header_by_hash(block_hash) is None else "0x0"
+
+
+def get_uncle_by_block_number_and_index(node, block: BlockNumber, index: Uint64) -> None:
+    return None
+
+
+def get_uncle_by_block_hash_and_index(node, block_hash: Hash, index: Uint64) -> None:
+    return None

@@ -1,0 +1,261 @@
+"""JSON-RPC 2.0 over HTTP POST and WebSocket on one port and path, as an aiohttp application.
+
+`create_app(node)` builds the app: POST `/` answers a request or a batch, GET `/` upgrades to a WebSocket (a plain
+GET is a health check), OPTIONS `/` answers CORS preflights. Handlers are blocking (py-evm), so every call runs in
+a thread pool. Limits are geth's: 5 MB request body, 1000 calls per batch, 32 MB WebSocket messages.
+`RpcServer(node, host, port)` runs the app on its own event loop in a background thread, for the synchronous
+node, CLI and tests.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, AsyncIterator, Sequence
+
+from aiohttp import WSMsgType, web
+
+from rpc.errors import InvalidRequest, ParseError, RpcError, to_rpc_error
+from rpc.registry import Method, lookup, methods_for
+
+log = logging.getLogger("smartchain.rpc")
+
+BODY_LIMIT = 5 * 1024 * 1024       # geth's --http body limit
+BATCH_LIMIT = 1000                 # geth's --rpc.batch-request-limit
+WS_READ_LIMIT = 32 * 1024 * 1024   # geth's websocket read limit
+WORKERS = 8
+
+NODE = web.AppKey("node", object)
+METHODS = web.AppKey("methods", dict)
+EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+ORIGINS = web.AppKey("cors_origins", tuple)
+SOCKETS = web.AppKey("websockets", set)
+
+
+def create_app(node, cors_origins: Sequence[str] | None = None) -> web.Application:
+    """The RPC application for `node`; CORS allows `cors_origins` (default: any origin in dev mode, none else)."""
+    app = web.Application(client_max_size=BODY_LIMIT, middlewares=[_cors])
+    app[NODE] = node
+    app[METHODS] = methods_for(node)
+    app[ORIGINS] = tuple(cors_origins) if cors_origins is not None else (("*",) if node.config.dev else ())
+    app[SOCKETS] = set()
+    app.cleanup_ctx.append(_executor)
+    app.on_shutdown.append(_close_websockets)
+    app.router.add_post("/", _http)
+    app.router.add_get("/", _websocket_or_health)
+    app.router.add_route("OPTIONS", "/", _preflight)
+    return app
+
+
+async def _executor(app: web.Application) -> AsyncIterator[None]:
+    app[EXECUTOR] = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rpc")
+    yield
+    app[EXECUTOR].shutdown(wait=False, cancel_futures=True)
+
+
+# -- JSON-RPC, whatever the transport --
+
+def _answer(request_id: Any, result: Any = None, error: RpcError | None = None) -> dict:
+    if error is not None:
+        return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
+    return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+
+def _dumps(message: Any) -> str:
+    return json.dumps(message, separators=(",", ":"))
+
+
+def _valid_id(value: Any) -> bool:
+    return value is None or isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+async def handle_payload(app: web.Application, payload: bytes | str) -> str | None:
+    """A request or batch in, its JSON answer out (None when there is nothing to answer: notifications only)."""
+    try:
+        message = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _dumps(_answer(None, error=ParseError(f"parse error: {exc}")))
+    if not isinstance(message, list):
+        answer = await _call(app, message)
+        return None if answer is None else _dumps(answer)
+    if not message:
+        return _dumps(_answer(None, error=InvalidRequest("empty batch")))
+    if len(message) > BATCH_LIMIT:
+        first_id = next((m.get("id") for m in message if isinstance(m, dict) and _valid_id(m.get("id"))
+                         and m.get("id") is not None), None)
+        return _dumps([_answer(first_id, error=InvalidRequest("batch too large"))])
+    answers = [answer for answer in [await _call(app, m) for m in message] if answer is not None]
+    return _dumps(answers) if answers else None
+
+
+async def _call(app: web.Application, message: Any) -> dict | None:
+    """One call; None for a notification (a request without id)."""
+    if not isinstance(message, dict) or not _valid_id(message.get("id")):
+        return _answer(None, error=InvalidRequest("invalid request"))
+    request_id = message.get("id")
+    name = message.get("method")
+    if message.get("jsonrpc") != "2.0" or not isinstance(name, str):
+        return _answer(request_id, error=InvalidRequest("invalid request"))
+    log.debug("rpc call %s", name)
+    try:
+        method: Method = lookup(app[METHODS], name)
+        result = await asyncio.get_running_loop().run_in_executor(
+            app[EXECUTOR], method, app[NODE], message.get("params"))
+    except Exception as exc:  # every failure becomes an error answer; to_rpc_error logs the unexpected ones
+        answer = _answer(request_id, error=to_rpc_error(exc))
+    else:
+        answer = _answer(request_id, result)
+    return answer if "id" in message else None
+
+
+# -- HTTP --
+
+async def _http(request: web.Request) -> web.Response:
+    if request.content_length is not None and request.content_length > BODY_LIMIT:
+        return _too_large(request.content_length)
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        return _too_large(exc.actual_size)
+    text = await handle_payload(request.app, body)
+    return web.Response(text=text or "", content_type="application/json")
+
+
+def _too_large(size: int) -> web.Response:
+    error = InvalidRequest(f"content length too large ({size}>{BODY_LIMIT})")
+    return web.Response(status=413, text=_dumps(_answer(None, error=error)), content_type="application/json")
+
+
+# -- CORS --
+
+def _origin_allowed(app: web.Application, origin: str) -> bool:
+    allowed = app[ORIGINS]
+    return "*" in allowed or origin in allowed
+
+
+@web.middleware
+async def _cors(request: web.Request, handler) -> web.StreamResponse:
+    response = await handler(request)
+    origin = request.headers.get("Origin")
+    if origin and not response.prepared and _origin_allowed(request.app, origin):
+        response.headers["Access-Control-Allow-Origin"] = "*" if "*" in request.app[ORIGINS] else origin
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+async def _preflight(request: web.Request) -> web.Response:
+    origin = request.headers.get("Origin")
+    if not origin or not _origin_allowed(request.app, origin):
+        return web.Response(status=403, text="origin not allowed")
+    return web.Response(status=204, headers={
+        "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
+        "Access-Control-Allow-Headers": request.headers.get("Access-Control-Request-Headers", "Content-Type"),
+        "Access-Control-Max-Age": "600",
+    })
+
+
+# -- WebSocket --
+
+async def _websocket_or_health(request: web.Request) -> web.StreamResponse:
+    ws = web.WebSocketResponse(max_msg_size=WS_READ_LIMIT)
+    if not ws.can_prepare(request).ok:
+        return web.Response(status=200)   # geth answers a plain GET with 200 (health checks)
+    origin = request.headers.get("Origin")
+    if origin and not _origin_allowed(request.app, origin):
+        return web.Response(status=403, text="origin not allowed")
+    await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
+    pending: set[asyncio.Task] = set()
+    try:
+        async for message in ws:
+            if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                task = asyncio.create_task(_ws_reply(request.app, ws, message.data))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+    finally:
+        request.app[SOCKETS].discard(ws)
+        for task in pending:
+            task.cancel()
+    return ws
+
+
+async def _ws_reply(app: web.Application, ws: web.WebSocketResponse, payload: bytes | str) -> None:
+    text = await handle_payload(app, payload)
+    if text is not None and not ws.closed:
+        await ws.send_str(text)
+
+
+async def _close_websockets(app: web.Application) -> None:
+    for ws in list(app[SOCKETS]):
+        await ws.close(code=1001, message=b"server shutdown")
+
+
+# -- a server in its own thread --
+
+class RpcServer:
+    """The app on `host:port` (port 0: any free port, see `.port`) with its own event loop in a daemon thread."""
+
+    def __init__(self, node, host: str = "127.0.0.1", port: int = 8545, cors_origins: Sequence[str] | None = None):
+        self.node = node
+        self.host = host
+        self.port = port
+        self.cors_origins = cors_origins
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/"
+
+    def start(self) -> "RpcServer":
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), name="rpc-server", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if self._error is not None:
+            self._thread.join()
+            raise self._error
+        log.info("JSON-RPC on %s (HTTP and WebSocket)", self.url)
+        return self
+
+    def _run(self, ready: threading.Event) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        runner = web.AppRunner(create_app(self.node, self.cors_origins), access_log=None, shutdown_timeout=1.0)
+        try:
+            loop.run_until_complete(runner.setup())
+            site = web.TCPSite(runner, self.host, self.port)
+            loop.run_until_complete(site.start())
+            self.port = runner.addresses[0][1]
+        except BaseException as exc:
+            self._error = exc
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+            ready.set()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._thread = None
+
+    def __enter__(self) -> "RpcServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

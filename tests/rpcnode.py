@@ -1,0 +1,83 @@
+"""A real Node behind a real RpcServer on 127.0.0.1 (a free port), and raw JSON-RPC over HTTP with urllib."""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from node.accounts import dev_accounts
+from node.config import NodeConfig
+from node.node import Node
+from rpc.server import RpcServer
+
+
+class RpcFailure(Exception):
+    def __init__(self, error: dict):
+        super().__init__(f"{error['code']}: {error['message']}")
+        self.code = error["code"]
+        self.message = error["message"]
+        self.data = error.get("data")
+
+
+@dataclass
+class HttpAnswer:
+    status: int
+    headers: dict
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class RpcNode:
+    node: Node
+    server: RpcServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def http(self, body: bytes | str | None = None, method: str = "POST", headers: dict | None = None) -> HttpAnswer:
+        data = body.encode() if isinstance(body, str) else body
+        request = urllib.request.Request(self.url, data=data, method=method,
+                                         headers={"Content-Type": "application/json", **(headers or {})})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return HttpAnswer(response.status, dict(response.headers), response.read())
+        except urllib.error.HTTPError as exc:
+            return HttpAnswer(exc.code, dict(exc.headers), exc.read())
+
+    def post(self, message: Any, headers: dict | None = None) -> HttpAnswer:
+        return self.http(json.dumps(message), headers=headers)
+
+    def request(self, method: str, *params: Any, request_id: Any = 1) -> dict:
+        """The whole answer object of one call."""
+        return self.post({"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)}).json
+
+    def call(self, method: str, *params: Any) -> Any:
+        """The result of one call; an error answer raises RpcFailure."""
+        answer = self.request(method, *params)
+        if "error" in answer:
+            raise RpcFailure(answer["error"])
+        return answer["result"]
+
+    def error(self, method: str, *params: Any) -> dict:
+        """The error object of a call that must fail."""
+        answer = self.request(method, *params)
+        assert "error" in answer, f"{method} succeeded: {answer}"
+        return answer["error"]
+
+
+@contextmanager
+def serve(cors_origins: list[str] | None = None, **config: Any) -> Iterator[RpcNode]:
+    """A started node (fresh temporary data dir unless `datadir` is given) and its RPC server on a free port."""
+    if config.get("dev") is False and "validator_key" not in config:
+        config["validator_key"] = dev_accounts()[0].private_key
+    with Node(NodeConfig(**config)) as node:
+        with RpcServer(node, "127.0.0.1", 0, cors_origins=cors_origins) as server:
+            yield RpcNode(node, server)
