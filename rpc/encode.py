@@ -52,7 +52,7 @@ def header(h: BlockHeaderAPI) -> dict:
         "gasUsed": quantity(h.gas_used),
         "hash": data(h.hash),
         "logsBloom": bloom(h.bloom),
-        "miner": address(h.coinbase) or "0x" + "00" * 20,
+        "miner": address(h.coinbase),
         "mixHash": data(h.mix_hash),
         "nonce": data(h.nonce),
         "number": quantity(h.block_number),
@@ -175,8 +175,8 @@ def transaction(tx: SignedTransactionAPI, sender: bytes, where: TxContext | None
 
 
 def access_list(entries) -> list[dict]:
-    return [{"address": address(addr), "storageKeys": [word(k) if isinstance(k, int) else data(k) for k in keys]}
-            for addr, keys in entries]
+    """py-evm's AccountAccesses (account, storage_keys as ints) as geth's [{address, storageKeys}]."""
+    return [{"address": address(e.account), "storageKeys": [word(k) for k in e.storage_keys]} for e in entries]
 
 
 def _authorization(a) -> dict:
