@@ -251,3 +251,21 @@ def test_state_reads_at_blocks(chain):
     assert int(chain.call("eth_call", balance_call, "0x1"), 16) == 0
     assert int(chain.call("eth_call", balance_call, {"blockHash": hx(chain.blocks[1].hash)}), 16) == 700
     assert chain.call("web3_sha3", "0x") == hx(keccak(b""))
+
+
+def test_call_gas_is_capped(chain):
+    balance_call = {"to": hx(chain.token), "data": hx(calldata("balanceOf(address)", ALICE.address)),
+                    "gas": hex(2**60)}
+    assert int(chain.call("eth_call", balance_call), 16) == 700
+
+
+@pytest.mark.parametrize("raw, message", [
+    (lambda: sign(HENRY, 1, ALICE.address, 1, chain_id=1), "invalid sender"),
+    (lambda: sign(HENRY, 1, ALICE.address, 1, gas=20_000), "intrinsic gas too low"),
+    (lambda: sign(HENRY, 1, ALICE.address, 1, gas_price=GWEI // 2), "transaction underpriced"),
+    (lambda: sign(HENRY, 1, ALICE.address, 10**30), "insufficient funds for gas * price + value"),
+    (lambda: b"\x05\x01", "transaction type not supported"),
+])
+def test_send_raw_transaction_pool_errors(chain, raw, message):
+    error = chain.error("eth_sendRawTransaction", hx(raw()))
+    assert error["code"] == -32000 and error["message"].startswith(message)

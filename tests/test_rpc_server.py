@@ -187,3 +187,35 @@ def test_websocket_requests_and_batches(rpc):
         2: "714", 3: {"code": -32601, "message": "the method eth_nope does not exist/is not available"}}
     parse = next(a for a in answers if isinstance(a, dict) and a["id"] is None)
     assert parse["error"]["code"] == -32700
+
+
+def test_unexpected_exception_is_logged_and_answered_without_internals(rpc, monkeypatch, caplog):
+    def broken(*_):
+        raise RuntimeError("secret /data/path")
+
+    monkeypatch.setattr(rpc.node.chain, "state_at", broken)
+    with caplog.at_level("ERROR", logger="smartchain.rpc"):
+        assert rpc.error("eth_getBalance", ALICE) == {"code": -32603, "message": "internal error"}
+    assert "secret /data/path" in caplog.text
+
+
+def test_node_errors_map_to_geth_codes():
+    from node.execution import ExecutionError, ExecutionReverted
+    from node.txerrors import NonceTooLow
+    from rpc.errors import to_rpc_error
+
+    assert to_rpc_error(NonceTooLow("next nonce 2, tx nonce 1")).to_json() == {
+        "code": -32000, "message": "nonce too low: next nonce 2, tx nonce 1"}
+    reason = bytes.fromhex("08c379a0") + (32).to_bytes(32, "big") + (2).to_bytes(32, "big") + b"no".ljust(32, b"\0")
+    assert to_rpc_error(ExecutionReverted(reason)).to_json() == {
+        "code": 3, "message": "execution reverted: no", "data": "0x" + reason.hex()}
+    assert to_rpc_error(ExecutionReverted(b"\x12\x34\x56\x78")).to_json() == {
+        "code": 3, "message": "execution reverted", "data": "0x12345678"}
+    assert to_rpc_error(ExecutionError("out of gas")).to_json() == {"code": -32000, "message": "out of gas"}
+
+
+def test_server_on_a_busy_port_fails_to_start(rpc):
+    from rpc.server import RpcServer
+
+    with pytest.raises(OSError):
+        RpcServer(rpc.node, "127.0.0.1", rpc.server.port).start()
