@@ -46,7 +46,7 @@ def send_transaction(node, args: CallArgs) -> str:
         tx["gas"] = args.gas
     else:
         head = node.chain.head
-        tx["gas"] = run_estimate(node.chain, head, call_params(args, getattr(head, "base_fee_per_gas", 0) or 0))
+        tx["gas"] = run_estimate(node.chain, head, call_params(args, encode.base_fee(head)))
     raw = Account.sign_transaction(tx, account.private_key).raw_transaction
     return encode.data(node.send_raw_transaction(bytes(raw)))
 
@@ -55,7 +55,7 @@ def _fees(node, args: CallArgs) -> dict:
     """A legacy price when gasPrice is given, else EIP-1559 caps: tip suggested, fee cap = tip + 2 * base fee."""
     if args.gas_price is not None:
         return {"gasPrice": args.gas_price}
-    base_fee = getattr(node.chain.head, "base_fee_per_gas", 0) or 0
+    base_fee = encode.base_fee(node.chain.head)
     tip = args.max_priority_fee_per_gas
     if tip is None:
         tip = suggested_tip(node)

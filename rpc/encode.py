@@ -12,9 +12,8 @@ from typing import Sequence
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 
-from node.store import TxMeta
-
-DYNAMIC_FEE_TX = 2
+from node.store import TxMeta, effective_gas_price
+from node.txvalidation import BLOB_TX, DYNAMIC_FEE_TX, SET_CODE_TX, tx_type
 
 
 def quantity(value: int) -> str:
@@ -36,6 +35,11 @@ def word(value: int) -> str:
 
 def bloom(value: int) -> str:
     return data(value.to_bytes(256, "big"))
+
+
+def base_fee(h: BlockHeaderAPI) -> int:
+    """The header's base fee; 0 before London (and always on this chain)."""
+    return getattr(h, "base_fee_per_gas", 0) or 0
 
 
 # -- headers and blocks --
@@ -119,23 +123,17 @@ class TxContext:
     @classmethod
     def of(cls, b: BlockAPI, index: int) -> "TxContext":
         h = b.header
-        return cls(h.hash, h.block_number, h.timestamp, index, getattr(h, "base_fee_per_gas", 0) or 0)
-
-
-def tx_type(tx: SignedTransactionAPI) -> int:
-    return tx.type_id or 0
+        return cls(h.hash, h.block_number, h.timestamp, index, base_fee(h))
 
 
 def transaction(tx: SignedTransactionAPI, sender: bytes, where: TxContext | None) -> dict:
     """geth's RPCTransaction for types 0-4."""
     kind = tx_type(tx)
     dynamic = kind >= DYNAMIC_FEE_TX
-    if not dynamic:
-        price = tx.gas_price
-    elif where is not None:
-        price = min(tx.max_fee_per_gas, where.base_fee + tx.max_priority_fee_per_gas)
+    if where is not None:
+        price = effective_gas_price(tx, where.base_fee)
     else:
-        price = tx.max_fee_per_gas
+        price = tx.max_fee_per_gas if dynamic else tx.gas_price
     fields = {
         "blockHash": data(where.block_hash) if where else None,
         "blockNumber": quantity(where.block_number) if where else None,
@@ -147,7 +145,7 @@ def transaction(tx: SignedTransactionAPI, sender: bytes, where: TxContext | None
     if dynamic:
         fields["maxFeePerGas"] = quantity(tx.max_fee_per_gas)
         fields["maxPriorityFeePerGas"] = quantity(tx.max_priority_fee_per_gas)
-    if kind == 3:
+    if kind == BLOB_TX:
         fields["maxFeePerBlobGas"] = quantity(tx.max_fee_per_blob_gas)
     fields.update({
         "hash": data(tx.hash),
@@ -162,9 +160,9 @@ def transaction(tx: SignedTransactionAPI, sender: bytes, where: TxContext | None
         fields["accessList"] = access_list(tx.access_list)
     if kind or tx.chain_id:
         fields["chainId"] = quantity(tx.chain_id)
-    if kind == 3:
+    if kind == BLOB_TX:
         fields["blobVersionedHashes"] = [data(h) for h in tx.blob_versioned_hashes]
-    if kind == 4:
+    if kind == SET_CODE_TX:
         fields["authorizationList"] = [_authorization(a) for a in tx.authorization_list]
     fields["v"] = quantity(tx.v if not kind else tx.y_parity)
     fields["r"] = quantity(tx.r)

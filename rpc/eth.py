@@ -63,16 +63,12 @@ def call_params(args: CallArgs, base_fee: int = 0) -> CallParams:
 
 def call(node, args: CallArgs, block: BlockRef = LATEST) -> str:
     header = state_header(node, block)
-    return encode.data(run_call(node.chain, header, call_params(args, _base_fee(header))))
+    return encode.data(run_call(node.chain, header, call_params(args, encode.base_fee(header))))
 
 
 def estimate_gas(node, args: CallArgs, block: BlockRef = LATEST) -> str:
     header = state_header(node, block)
-    return encode.quantity(run_estimate(node.chain, header, call_params(args, _base_fee(header))))
-
-
-def _base_fee(header) -> int:
-    return getattr(header, "base_fee_per_gas", 0) or 0
+    return encode.quantity(run_estimate(node.chain, header, call_params(args, encode.base_fee(header))))
 
 
 # -- transactions --

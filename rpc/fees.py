@@ -27,7 +27,7 @@ def suggested_tip(node) -> int:
 
 
 def gas_price(node) -> str:
-    return encode.quantity(suggested_tip(node) + (getattr(node.chain.head, "base_fee_per_gas", 0) or 0))
+    return encode.quantity(suggested_tip(node) + encode.base_fee(node.chain.head))
 
 
 def max_priority_fee_per_gas(node) -> str:
@@ -49,13 +49,13 @@ def fee_history(node, block_count: BlockCount, newest: BlockNumber, percentiles:
     header = None
     for number in range(oldest, last + 1):
         header = node.chain.header_by_number(number)
-        base_fees.append(_base_fee(header))
+        base_fees.append(encode.base_fee(header))
         ratios.append(header.gas_used / header.gas_limit)
         blob_fees.append(_blob_base_fee(header.excess_blob_gas))
         blob_ratios.append(header.blob_gas_used / (MAX_BLOBS_PER_BLOCK * GAS_PER_BLOB))
         if percentiles:
             rewards.append(_rewards(node, header, percentiles))
-    base_fees.append(_base_fee(header))   # the next block's: constant (zero) on this chain
+    base_fees.append(encode.base_fee(header))   # the next block's: constant (zero) on this chain
     blob_fees.append(_blob_base_fee(_next_excess_blob_gas(header)))
     result = {"oldestBlock": encode.quantity(oldest)}
     if percentiles:
@@ -82,7 +82,7 @@ def _rewards(node, header, percentiles: list[float]) -> list[int]:
     metas = node.chain.store.block_metas(header.hash) or []
     if not metas:
         return [0] * len(percentiles)
-    base_fee = _base_fee(header)
+    base_fee = encode.base_fee(header)
     tips = sorted(((m.effective_gas_price - base_fee, m.gas_used) for m in metas), key=lambda t: t[0])
     out, index, gas_sum = [], 0, tips[0][1]
     for p in percentiles:
@@ -92,10 +92,6 @@ def _rewards(node, header, percentiles: list[float]) -> list[int]:
             gas_sum += tips[index][1]
         out.append(tips[index][0])
     return out
-
-
-def _base_fee(header) -> int:
-    return getattr(header, "base_fee_per_gas", 0) or 0
 
 
 def _number(ratio: float) -> float | int:

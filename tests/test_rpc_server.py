@@ -44,7 +44,7 @@ def test_invalid_requests(rpc):
 @pytest.mark.parametrize("method, params, message", [
     ("eth_getBalance", [], "missing value for required argument 0"),
     ("eth_getBalance", [ALICE, "latest", 1], "too many arguments, want at most 2"),
-    ("eth_getBalance", ["f39fd6e51aad88f6f4ce6ab8827279cfffb92266"], "invalid argument 0: hex string without 0x prefix"),
+    ("eth_getBalance", [ALICE[2:]], "invalid argument 0: hex string without 0x prefix"),
     ("eth_getBalance", [ALICE[:-2]], "invalid argument 0: hex string has length 38, want 40 for common.Address"),
     ("eth_getBalance", [42], "invalid argument 0: cannot unmarshal number into address"),
     ("eth_getBalance", [ALICE, "latestt"], "invalid argument 1: hex string without 0x prefix"),
@@ -60,7 +60,8 @@ def test_invalid_requests(rpc):
     ("eth_sendRawTransaction", ["0xzz"], "invalid argument 0: invalid hex string"),
     ("eth_sendRawTransaction", ["0x 1"], "invalid argument 0: invalid hex string"),
     ("eth_call", [{"to": ALICE, "data": "0xabc"}], 'invalid argument 0: field "data": hex string of odd length'),
-    ("eth_call", [{"to": ALICE, "value": "0x1" + "0" * 64}], 'invalid argument 0: field "value": hex number > 256 bits'),
+    ("eth_call", [{"to": ALICE, "value": "0x1" + "0" * 64}],
+     'invalid argument 0: field "value": hex number > 256 bits'),
     ("eth_call", [{"to": ALICE, "gasPrice": "0x1", "maxFeePerGas": "0x2"}],
      "invalid argument 0: both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified"),
     ("eth_getLogs", [{"fromBlock": "0x0", "blockHash": "0x" + "00" * 32}],
