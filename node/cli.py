@@ -17,6 +17,7 @@ from node.config import DEFAULT_DATADIR, GWEI, REPO_GENESIS, NodeConfig
 from node.db import LmdbDB
 from node.genesis import GenesisError, load_genesis
 from node.node import DB_DIR, Node, NodeError
+from rpc.server import RpcServer
 
 GENESIS_COPY = "genesis.json"
 
@@ -54,8 +55,11 @@ def _add_run_args(run: argparse.ArgumentParser) -> None:
                           "in dev mode the test mnemonic's first account)")
     run.add_argument("--gas-price", type=int, default=GWEI, metavar="WEI",
                      help="minimum gas price the pool accepts (default: 1 gwei; 0 only in dev mode)")
-    run.add_argument("--http.addr", dest="http_addr", default="127.0.0.1", help="RPC listen address")
-    run.add_argument("--http.port", dest="http_port", type=int, default=8545, help="RPC listen port")
+    run.add_argument("--http.addr", dest="http_addr", default="127.0.0.1", help="JSON-RPC listen address (default: %(default)s)")
+    run.add_argument("--http.port", dest="http_port", type=int, default=8545,
+                     help="JSON-RPC port, HTTP and WebSocket (default: %(default)s)")
+    run.add_argument("--http.corsdomain", dest="http_cors", default=None, metavar="ORIGINS",
+                     help="comma-separated browser origins allowed by CORS (default: * in dev mode, none otherwise)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)-5s [%(asctime)s] %(name)s: %(message)s", datefmt="%m-%d|%H:%M:%S")
     try:
         return {"init": cmd_init, "run": cmd_run}[args.command](args)
-    except (GenesisError, ChainError, NodeError, ValueError) as exc:
+    except (GenesisError, ChainError, NodeError, ValueError, OSError) as exc:
         print(f"smartchain: {exc}", file=sys.stderr)
         return 1
 
@@ -95,7 +99,8 @@ def run_config(args: argparse.Namespace) -> NodeConfig:
     key = load_key(args.validator_key) if args.validator_key else None
     dev = args.dev if args.dev is not None else key is None and not (datadir / "validator.key").exists()
     return NodeConfig(genesis=genesis, datadir=datadir, dev=dev, block_time=args.block_time, validator_key=key,
-                      min_gas_price=args.gas_price, http_addr=args.http_addr, http_port=args.http_port)
+                      min_gas_price=args.gas_price, http_addr=args.http_addr, http_port=args.http_port,
+                      http_cors=[o.strip() for o in args.http_cors.split(",") if o.strip()] if args.http_cors else None)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -106,14 +111,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with Node(config) as node:
-        _banner(node)
+    with Node(config) as node, RpcServer(node, config.http_addr, config.http_port, config.http_cors) as server:
+        _banner(node, server)
         stop.wait()
         print("stopping...", file=sys.stderr)
     return 0
 
 
-def _banner(node: Node) -> None:
+def _banner(node: Node, server: RpcServer) -> None:
     chain = node.chain
     lines = [
         f"smartchain: chain id {node.chain_config.chain_id}, head #{chain.head.block_number} "
@@ -122,6 +127,7 @@ def _banner(node: Node) -> None:
         f"validator: {to_checksum_address(node.producer.address)}, "
         + ("automine (a block as soon as transactions are pending)" if node.producer.automine
            else f"a block every {node.producer.interval_ms / 1000:g} s"),
+        f"JSON-RPC: {server.url} (WebSocket {server.ws_url})",
     ]
     if node.config.dev:
         lines.append("dev mode: test accounts (mnemonic 'test test test test test test test test test test test junk')")

@@ -20,6 +20,7 @@ class NodeConfig:
     produce: bool = True                   # False: no production loop; blocks only when mine() is called
     http_addr: str = "127.0.0.1"
     http_port: int = 8545
+    http_cors: list[str] | None = None     # allowed browser origins; None: any in dev mode, none otherwise
 
     def __post_init__(self) -> None:
         self.genesis = Path(self.genesis)

@@ -1,4 +1,5 @@
 """The `smartchain` command as users run it: --help everywhere, init, run producing blocks, clean Ctrl-C, resume."""
+import json
 import os
 import re
 import shutil
@@ -6,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -32,7 +34,8 @@ def test_init_writes_genesis_and_is_idempotent(tmp_path, capsys):
 
 
 def _start(datadir, *extra):
-    return subprocess.Popen([SMARTCHAIN, "run", "--datadir", str(datadir), *extra], stdout=subprocess.PIPE,
+    return subprocess.Popen([SMARTCHAIN, "run", "--datadir", str(datadir), "--http.port", "0", *extra],
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 
@@ -59,6 +62,12 @@ def test_run_produces_blocks_stops_on_ctrl_c_and_resumes(tmp_path):
     try:
         _, banner = _read_until(proc, r"sealed block #2 ")
         assert "chain id 714" in banner
+        url = re.search(r"JSON-RPC: (http://127\.0\.0\.1:\d+)", banner)
+        request = urllib.request.Request(url.group(1), data=json.dumps(
+            {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert json.load(answer) == {"jsonrpc": "2.0", "id": 1, "result": "0x2ca"}
         assert "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 (10000 BNB)" in banner
         assert "key 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80" in banner
         proc.send_signal(signal.SIGINT)
