@@ -158,11 +158,11 @@ class Chain:
         for tx in transactions:
             if header.gas_limit - header.gas_used < 21000:
                 break
-            snapshot = vm.state.snapshot()
             try:
+                # py-evm validates (nonce, balance, gas, signature) before it touches state, so a rejected tx
+                # leaves nothing to undo (and apply_transaction's lock_changes() drops open checkpoints anyway)
                 receipt, computation = vm.apply_transaction(header, tx)
             except ValidationError as exc:
-                vm.state.revert(snapshot)
                 rejected.append((tx, str(exc)))
                 continue
             header = vm.increment_blob_gas_used(vm.add_receipt_to_header(header, receipt), tx)

@@ -65,7 +65,8 @@ class Producer:
                     if self._stop.is_set():
                         break
                     while self.pool.status()[0] and not self._stop.is_set():
-                        self.produce_block()
+                        if not self.produce_block().transactions:
+                            break  # nothing pending was executable: wait for the next transaction
                 else:
                     target = max(self.chain.engine.next_block_ms(self.chain.head), self._last_ms + self.interval_ms)
                     if self.clock.wait_until(target, self._stop):
@@ -90,7 +91,9 @@ class Producer:
             self._last_ms = now
             self.pool.on_new_head(block.transactions)
             for tx, reason in built.rejected:
-                log.debug("skipped tx 0x%s: %s", tx.hash.hex(), reason)
+                # invalid on the state it was built on (as geth's miner, drop it rather than retry it forever)
+                self.pool.remove(tx.hash)
+                log.info("dropped tx 0x%s: %s", tx.hash.hex(), reason)
             log.info("sealed block #%d txs=%d gas=%d hash=0x%s (%.0f ms)", block.number, len(block.transactions),
                      block.header.gas_used, block.hash.hex(), (time.perf_counter() - started) * 1000)
         for listener in list(self.listeners):

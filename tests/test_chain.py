@@ -177,3 +177,19 @@ def test_validator_key_sources(tmp_path):
         assert n.producer.address == dev0
     with Node(NodeConfig(datadir=tmp_path / "dev", produce=False)) as n:
         assert n.producer.address == dev0 and len(n.accounts) == 10
+
+
+def test_transactions_invalid_at_build_time_are_dropped(node, follower, monkeypatch):
+    alice, bob = node.accounts[1:3]
+    good = node.send_raw_transaction(sign(alice, 0, bob.address, 1))
+    gapped = node.send_raw_transaction(sign(bob, 5, alice.address, 1))  # queued: nonce 5, state nonce 0
+    assert node.pool.status() == (1, 1)
+    # the pool and the state disagree (as after a change the pool has not seen): the builder must skip the tx,
+    # and the producer must drop it instead of retrying it in every block
+    offered = [node.pool.get(good), node.pool.get(gapped)]
+    monkeypatch.setattr(node.pool, "pending_for_block", lambda: offered)
+    [block] = node.mine()
+    assert [tx.hash for tx in block.transactions] == [good]
+    assert node.pool.get(gapped) is None and node.pool.status() == (0, 0)
+    follower.chain.import_block(block, check_future=False)  # the skipped tx left no trace in the state root
+    assert follower.chain.head.state_root == block.header.state_root
