@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 from eth.abc import BlockAPI, BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import Chain as PyEvmChain
-from eth.exceptions import BlockNotFound, HeaderNotFound
+from eth.exceptions import HeaderNotFound
 from eth_utils import ValidationError
 
 from consensus.engine import HeaderFields, ParliaParams, PosaEngine

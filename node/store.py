@@ -14,7 +14,7 @@ from typing import Sequence
 import rlp
 from eth.abc import BlockAPI, DatabaseAPI, ReceiptAPI, SignedTransactionAPI
 from eth._utils.address import generate_contract_address
-from rlp.sedes import Binary, CountableList, big_endian_int, binary
+from rlp.sedes import Binary, CountableList, big_endian_int
 
 TX_LOCATION = b"sc:txloc:"
 BLOCK_META = b"sc:bmeta:"
