@@ -12,6 +12,7 @@ from pathlib import Path
 from eth_utils import to_checksum_address
 
 from node.accounts import load_key
+from node.blockfile import export_file, import_file
 from node.chain import Chain, ChainError
 from node.config import DEFAULT_DATADIR, GWEI, REPO_GENESIS, NodeConfig
 from node.db import LmdbDB
@@ -33,6 +34,20 @@ def _parser() -> argparse.ArgumentParser:
                           description="Write the genesis block of FILE into a new data dir.")
     init.add_argument("--genesis", type=Path, default=REPO_GENESIS, help="genesis file (default: %(default)s)")
     init.add_argument("--datadir", type=Path, default=DEFAULT_DATADIR, help="data dir (default: %(default)s)")
+
+    imp = sub.add_parser("import", help="import blocks from an RLP file (as geth export writes them)",
+                         description="Import RLP-concatenated blocks; each goes through the node's import path.")
+    imp.add_argument("--datadir", type=Path, default=DEFAULT_DATADIR, help="data dir (default: %(default)s)")
+    imp.add_argument("--genesis", type=Path, default=None, help="genesis file (default: as for run)")
+    imp.add_argument("file", type=Path, help="block file")
+
+    exp = sub.add_parser("export", help="export canonical blocks to an RLP file",
+                         description="Write canonical blocks FIRST..LAST (default: genesis to head) as geth does.")
+    exp.add_argument("--datadir", type=Path, default=DEFAULT_DATADIR, help="data dir (default: %(default)s)")
+    exp.add_argument("--genesis", type=Path, default=None, help="genesis file (default: as for run)")
+    exp.add_argument("file", type=Path, help="block file to write")
+    exp.add_argument("first", type=int, nargs="?", default=0, help="first block (default: 0)")
+    exp.add_argument("last", type=int, nargs="?", default=None, help="last block (default: the head)")
 
     run = sub.add_parser("run", help="run the node (the default command)",
                          description="Run a node: produce blocks and serve the chain.")
@@ -73,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.verbosity.upper(), stream=sys.stderr,
                         format="%(levelname)-5s [%(asctime)s] %(name)s: %(message)s", datefmt="%m-%d|%H:%M:%S")
     try:
-        return {"init": cmd_init, "run": cmd_run}[args.command](args)
+        return {"init": cmd_init, "run": cmd_run, "import": cmd_import, "export": cmd_export}[args.command](args)
     except (GenesisError, ChainError, NodeError, ValueError, OSError) as exc:
         print(f"smartchain: {exc}", file=sys.stderr)
         return 1
@@ -93,9 +108,49 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _genesis_for(datadir: Path, genesis: Path | None) -> Path:
+    """--genesis, else the data dir's copy (written by init/run), else the repository's genesis.json."""
+    return genesis or (datadir / GENESIS_COPY if (datadir / GENESIS_COPY).exists() else REPO_GENESIS)
+
+
+def _with_chain(args: argparse.Namespace, work) -> int:
+    datadir: Path = args.datadir.expanduser()
+    genesis = _genesis_for(datadir, args.genesis)
+    config = load_genesis(genesis)
+    db = LmdbDB(datadir / DB_DIR)
+    try:
+        chain = Chain(db, config)
+        if not (datadir / GENESIS_COPY).exists():
+            shutil.copyfile(genesis, datadir / GENESIS_COPY)
+        return work(chain)
+    finally:
+        db.close()
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    def work(chain: Chain) -> int:
+        try:
+            summary = import_file(chain, args.file)
+        except ChainError:
+            print(f"import stopped; the store is at block #{chain.head.block_number} "
+                  f"0x{chain.head.hash.hex()}", file=sys.stderr)
+            raise
+        print(f"{summary}; head #{chain.head.block_number} 0x{chain.head.hash.hex()}")
+        return 0
+    return _with_chain(args, work)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    def work(chain: Chain) -> int:
+        count = export_file(chain, args.file, args.first, args.last)
+        print(f"exported {count} blocks to {args.file}")
+        return 0
+    return _with_chain(args, work)
+
+
 def run_config(args: argparse.Namespace) -> NodeConfig:
     datadir: Path = args.datadir.expanduser()
-    genesis = args.genesis or (datadir / GENESIS_COPY if (datadir / GENESIS_COPY).exists() else REPO_GENESIS)
+    genesis = _genesis_for(datadir, args.genesis)
     key = load_key(args.validator_key) if args.validator_key else None
     dev = args.dev if args.dev is not None else key is None and not (datadir / "validator.key").exists()
     return NodeConfig(genesis=genesis, datadir=datadir, dev=dev, block_time=args.block_time, validator_key=key,
