@@ -3,7 +3,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { ethers } from "ethers";
-import { CHAIN_ID, PRIVATE_KEY, SUPPLY, TOKEN, deployToken, httpProvider, rejection } from "./helpers.mjs";
+import { CHAIN_ID, PRIVATE_KEY, SUPPLY, TOKEN, deployToken, httpProvider, recordCalls, rejection, until } from "./helpers.mjs";
 
 let provider, owner, alice, token, deployReceipt;
 
@@ -101,6 +101,30 @@ test("transfers tokens and reads the Transfer events by eth_getLogs", async () =
   assert.equal(raw.length, 1);
   assert.equal(ethers.toBigInt(raw[0].data), 700n);
   assert.equal(raw[0].blockHash, receipt.blockHash);
+});
+
+test("a live Transfer listener on a polling provider (polling: true, eth_getLogs per new block)", async () => {
+  const polling = httpProvider({ polling: true });
+  const calls = recordCalls(polling);
+  try {
+    const watched = token.connect(polling);
+    const seen = [];
+    const listener = (from, to, value, event) => seen.push([from, to, value, event.log.transactionHash, event.log.blockNumber]);
+    await watched.on("Transfer", listener);
+    await calls.settle();   // the subscriber has read the block number it starts after
+    const bob = ethers.Wallet.createRandom().address;
+    const receipts = [];
+    for (const value of [11n, 22n]) {
+      receipts.push(await (await token.transfer(bob, value)).wait());
+    }
+    await until(() => seen.length >= 2, "two Transfer events");
+    assert.deepEqual(seen, receipts.map((r, i) => [owner.address, bob, [11n, 22n][i], r.hash, r.blockNumber]));
+    await watched.off("Transfer", listener);
+    assert.ok(calls.named("eth_getLogs").length >= 1);
+    assert.deepEqual(calls.named("eth_newFilter"), []);
+  } finally {
+    polling.destroy();
+  }
 });
 
 const INSUFFICIENT = "InsufficientBalance(address,uint256,uint256)";

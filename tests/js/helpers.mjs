@@ -56,3 +56,35 @@ export async function rejection(fn) {
   }
   throw new Error("expected a rejection, but the call succeeded");
 }
+
+/** Records every JSON-RPC call made through `provider.send` (ethers' subscribers and requests all go through
+ * it) as {method, params, result, error, done}; `settle()` waits for every call made so far to be answered. */
+export function recordCalls(provider) {
+  const calls = [];
+  const send = provider.send.bind(provider);
+  provider.send = (method, params) => {
+    const call = { method, params };
+    call.done = send(method, params).then(
+      (result) => { call.result = result; return result; },
+      (error) => { call.error = error; throw error; });
+    calls.push(call);
+    return call.done;
+  };
+  calls.settle = async () => {
+    for (let round = 0; round < 3; round++) {   // answers may start further calls (a subscription's first poll)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await Promise.allSettled(calls.map((call) => call.done));
+    }
+  };
+  calls.named = (method) => calls.filter((call) => call.method === method);
+  return calls;
+}
+
+/** Resolves once `condition()` holds (checked every 20 ms); rejects after `ms`. */
+export async function until(condition, what, ms = 10000) {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
