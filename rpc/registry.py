@@ -1,19 +1,27 @@
-"""Every wire method name and its handler, in one table; parameters parsed from the handlers' annotations.
+"""Every wire method name and its handler, in one table per receiver; parameters parsed from the handlers' annotations.
 
-A handler is a plain function `fn(node, arg0, arg1=default, ...)`; each argument after `node` is annotated with a
-type from rpc.params, whose parser runs here, once, with geth's messages for a wrong count or a bad value
-(`missing value for required argument 1`, `too many arguments, want at most 2`, `invalid argument 0: ...`).
-An argument with a default is optional; a JSON null counts as absent.
+A handler is a plain function `fn(receiver, arg0, arg1=default, ...)`. The receiver is what its table says: the node
+(METHODS, DEV_METHODS), the app's filters (FILTER_METHODS) or the connection the call came on, None over HTTP
+(CONNECTION_METHODS). Each argument after it is annotated with a type from rpc.params (or rpc.filters.Id), whose
+parser runs here, once, with geth's messages for a wrong count or a bad value (`missing value for required argument
+1`, `too many arguments, want at most 2`, `invalid argument 0: ...`). An argument with a default is optional; a JSON
+null counts as absent. eth_subscribe is one method whose first parameter names a kind in SUBSCRIPTIONS; the kind's
+own parameters follow, numbered after the name as geth numbers them.
 """
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Callable
 
-from rpc import accounts, eth, fees, logs, net, web3
+from rpc import accounts, eth, fees, filters, logs, net, subscriptions, web3
 from rpc.errors import InvalidParams, MethodNotFound
-from rpc.params import PARSERS, ParamError
+from rpc.filters import FilterManager, Id, parse_id
+from rpc.params import PARSERS as PARAM_PARSERS, ParamError
+from rpc.subscriptions import Connection, NotificationsUnsupported, SubscriptionNotFound, subscription_name
+
+PARSERS: dict[Any, Callable[[Any], Any]] = {**PARAM_PARSERS, Id: parse_id}
 
 METHODS: dict[str, Callable] = {
     "web3_clientVersion": web3.client_version,
@@ -50,6 +58,28 @@ METHODS: dict[str, Callable] = {
     "eth_getLogs": logs.get_logs,
 }
 
+# Handlers of the app's FilterManager (geth's eth/filters/api.go); served in every mode.
+FILTER_METHODS: dict[str, Callable] = {
+    "eth_newFilter": filters.new_filter,
+    "eth_newBlockFilter": filters.new_block_filter,
+    "eth_newPendingTransactionFilter": filters.new_pending_transaction_filter,
+    "eth_getFilterChanges": filters.get_filter_changes,
+    "eth_getFilterLogs": filters.get_filter_logs,
+    "eth_uninstallFilter": filters.uninstall_filter,
+}
+
+# Handlers of the calling connection (a WebSocket; None over HTTP).
+CONNECTION_METHODS: dict[str, Callable] = {
+    "eth_unsubscribe": subscriptions.unsubscribe,
+}
+
+# The kinds of eth_subscribe: functions of the kind's parameters that return its feed.
+SUBSCRIPTIONS: dict[str, Callable] = {
+    "newHeads": subscriptions.new_heads,
+    "logs": subscriptions.logs,
+    "newPendingTransactions": subscriptions.new_pending_transactions,
+}
+
 # Registered only when the node runs in dev mode (unlocked test accounts).
 DEV_METHODS: dict[str, Callable] = {
     "eth_accounts": accounts.accounts,
@@ -64,58 +94,100 @@ class Param:
     default: Any   # inspect.Parameter.empty: required
 
 
+@dataclass
+class Context:
+    """What one request or batch reaches: the node, the app's filters, and the connection it came on (None over
+    HTTP). `subscribed` collects the ids eth_subscribe made, to be activated once the answer is queued."""
+
+    node: Any
+    filters: FilterManager
+    connection: Connection | None = None
+    subscribed: list[str] = field(default_factory=list)
+
+
+NODE = attrgetter("node")
+FILTERS = attrgetter("filters")
+CONNECTION = attrgetter("connection")
+
+
 @dataclass(frozen=True)
 class Method:
     name: str
     handler: Callable
     params: tuple[Param, ...]
+    receiver: Callable[[Context], Any] | None = NODE   # None: the handler takes only its parameters
 
-    def __call__(self, node, raw_params: Any) -> Any:
-        return self.handler(node, *self.parse(raw_params))
+    def __call__(self, context: Context, raw_params: Any) -> Any:
+        args = self.parse(raw_params)
+        return self.handler(*args) if self.receiver is None else self.handler(self.receiver(context), *args)
 
-    def parse(self, raw: Any) -> list:
-        """Positional JSON params -> handler arguments (geth's parsePositionalArguments)."""
+    def parse(self, raw: Any, skipped: int = 0) -> list:
+        """Positional JSON params -> handler arguments (geth's parsePositionalArguments); `skipped` leading
+        parameters were read by the caller and count in the messages' argument numbers."""
         if raw is None:
             raw = []
         if not isinstance(raw, list):
             raise InvalidParams("non-array args")
         if len(raw) > len(self.params):
-            raise InvalidParams(f"too many arguments, want at most {len(self.params)}")
+            raise InvalidParams(f"too many arguments, want at most {len(self.params) + skipped}")
         args = []
         for i, param in enumerate(self.params):
             value = raw[i] if i < len(raw) else None
             if value is None:
                 if param.default is inspect.Parameter.empty:
-                    raise InvalidParams(f"missing value for required argument {i}")
+                    raise InvalidParams(f"missing value for required argument {i + skipped}")
                 args.append(param.default)
                 continue
             try:
                 args.append(param.parse(value))
             except ParamError as exc:
-                raise InvalidParams(f"invalid argument {i}: {exc}") from None
+                raise InvalidParams(f"invalid argument {i + skipped}: {exc}") from None
         return args
 
 
-def bind(name: str, handler: Callable) -> Method:
-    """Read a handler's signature once: the parser for each annotated argument after `node`."""
+@dataclass(frozen=True)
+class Subscribe:
+    """eth_subscribe: only on a connection that can carry notifications; the first parameter picks the kind."""
+
+    name: str
+    kinds: dict[str, Method]
+
+    def __call__(self, context: Context, raw_params: Any) -> str:
+        if context.connection is None:
+            raise NotificationsUnsupported()
+        kind = self.kinds.get(subscription_name(raw_params))
+        if kind is None:
+            raise SubscriptionNotFound(raw_params[0])
+        sub_id = context.connection.subscribe(kind.handler(*kind.parse(raw_params[1:], skipped=1)))
+        context.subscribed.append(sub_id)
+        return sub_id
+
+
+def bind(name: str, handler: Callable, receiver: Callable[[Context], Any] | None = NODE) -> Method:
+    """Read a handler's signature once: the parser for each annotated argument after the receiver."""
     params = []
-    for p in list(inspect.signature(handler).parameters.values())[1:]:
+    for p in list(inspect.signature(handler).parameters.values())[0 if receiver is None else 1:]:
         annotation = eval(p.annotation, handler.__globals__) if isinstance(p.annotation, str) else p.annotation
         if annotation not in PARSERS:
             raise TypeError(f"{name}: no parser for parameter {p.name} of type {annotation!r}")
         params.append(Param(p.name, PARSERS[annotation], p.default))
-    return Method(name, handler, tuple(params))
+    return Method(name, handler, tuple(params), receiver)
 
 
-def methods_for(node) -> dict[str, Method]:
-    """The methods this node serves: METHODS, plus DEV_METHODS in dev mode."""
+def methods_for(node) -> dict[str, Method | Subscribe]:
+    """The methods this node serves: METHODS, filters, subscriptions, plus DEV_METHODS in dev mode."""
     table = dict(METHODS)
     if node.config.dev:
         table.update(DEV_METHODS)
-    return {name: bind(name, handler) for name, handler in table.items()}
+    methods: dict[str, Method | Subscribe] = {name: bind(name, handler) for name, handler in table.items()}
+    methods.update({name: bind(name, handler, FILTERS) for name, handler in FILTER_METHODS.items()})
+    methods.update({name: bind(name, handler, CONNECTION) for name, handler in CONNECTION_METHODS.items()})
+    methods["eth_subscribe"] = Subscribe("eth_subscribe", {
+        kind: bind(f"eth_subscribe {kind}", handler, None) for kind, handler in SUBSCRIPTIONS.items()})
+    return methods
 
 
-def lookup(methods: dict[str, Method], name: str) -> Method:
+def lookup(methods: dict[str, Method | Subscribe], name: str) -> Method | Subscribe:
     method = methods.get(name)
     if method is None:
         raise MethodNotFound(name)

@@ -3,6 +3,9 @@
 `create_app(node)` builds the app: POST `/` answers a request or a batch, GET `/` upgrades to a WebSocket (a plain
 GET is a health check), OPTIONS `/` answers CORS preflights. Handlers are blocking (py-evm), so every call runs in
 a thread pool. Limits are geth's: 5 MB request body, 1000 calls per batch, 32 MB WebSocket messages.
+Each app owns the node's polling filters (rpc.filters) and a hub that feeds the WebSocket subscriptions
+(rpc.subscriptions); both hear the node from the start of the app to its cleanup. Every WebSocket is a `Connection`:
+answers and notifications leave it in order through one outbox, and its subscriptions end when it closes.
 `RpcServer(node, host, port)` runs the app on its own event loop in a background thread, for the synchronous
 node, CLI and tests.
 """
@@ -15,10 +18,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator, Sequence
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
+from rpc import filters
 from rpc.errors import InvalidRequest, ParseError, RpcError, to_rpc_error
-from rpc.registry import Method, lookup, methods_for
+from rpc.filters import FilterManager
+from rpc.registry import Context, lookup, methods_for
+from rpc.subscriptions import Connection, Hub
 
 log = logging.getLogger("smartchain.rpc")
 
@@ -32,16 +38,23 @@ METHODS = web.AppKey("methods", dict)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 ORIGINS = web.AppKey("cors_origins", tuple)
 SOCKETS = web.AppKey("websockets", set)
+FILTERS = web.AppKey("filters", FilterManager)
+HUB = web.AppKey("subscriptions", Hub)
 
 
-def create_app(node, cors_origins: Sequence[str] | None = None) -> web.Application:
-    """The RPC application for `node`; CORS allows `cors_origins` (default: any origin in dev mode, none else)."""
+def create_app(node, cors_origins: Sequence[str] | None = None,
+               filter_timeout: float = filters.TIMEOUT) -> web.Application:
+    """The RPC application for `node`; CORS allows `cors_origins` (default: any origin in dev mode, none else);
+    filters not polled for `filter_timeout` seconds are removed."""
     app = web.Application(client_max_size=BODY_LIMIT, middlewares=[_cors])
     app[NODE] = node
     app[METHODS] = methods_for(node)
     app[ORIGINS] = tuple(cors_origins) if cors_origins is not None else (("*",) if node.config.dev else ())
     app[SOCKETS] = set()
+    app[FILTERS] = FilterManager(node, filter_timeout)
+    app[HUB] = Hub(node)
     app.cleanup_ctx.append(_executor)
+    app.cleanup_ctx.append(_events)
     app.on_shutdown.append(_close_websockets)
     app.router.add_post("/", _http)
     app.router.add_get("/", _websocket_or_health)
@@ -53,6 +66,15 @@ async def _executor(app: web.Application) -> AsyncIterator[None]:
     app[EXECUTOR] = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rpc")
     yield
     app[EXECUTOR].shutdown(wait=False, cancel_futures=True)
+
+
+async def _events(app: web.Application) -> AsyncIterator[None]:
+    """Filters and subscriptions hear the node's new blocks and pending transactions while the app runs."""
+    app[FILTERS].start()
+    app[HUB].start()
+    yield
+    app[HUB].stop()
+    app[FILTERS].stop()
 
 
 # -- JSON-RPC, whatever the transport --
@@ -71,14 +93,17 @@ def _valid_id(value: Any) -> bool:
     return value is None or isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
-async def handle_payload(app: web.Application, payload: bytes | str) -> str | None:
-    """A request or batch in, its JSON answer out (None when there is nothing to answer: notifications only)."""
+async def handle_payload(app: web.Application, payload: bytes | str,
+                         context: Context | None = None) -> str | None:
+    """A request or batch in, its JSON answer out (None when there is nothing to answer: notifications only).
+    `context` carries the WebSocket connection; without one the calls are answered as over HTTP."""
+    context = context or Context(app[NODE], app[FILTERS])
     try:
         message = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         return _dumps(_answer(None, error=ParseError(f"parse error: {exc}")))
     if not isinstance(message, list):
-        answer = await _call(app, message)
+        answer = await _call(app, context, message)
         return None if answer is None else _dumps(answer)
     if not message:
         return _dumps(_answer(None, error=InvalidRequest("empty batch")))
@@ -86,11 +111,11 @@ async def handle_payload(app: web.Application, payload: bytes | str) -> str | No
         first_id = next((m.get("id") for m in message if isinstance(m, dict) and _valid_id(m.get("id"))
                          and m.get("id") is not None), None)
         return _dumps([_answer(first_id, error=InvalidRequest("batch too large"))])
-    answers = [answer for answer in [await _call(app, m) for m in message] if answer is not None]
+    answers = [answer for answer in [await _call(app, context, m) for m in message] if answer is not None]
     return _dumps(answers) if answers else None
 
 
-async def _call(app: web.Application, message: Any) -> dict | None:
+async def _call(app: web.Application, context: Context, message: Any) -> dict | None:
     """One call; None for a notification (a request without id)."""
     if not isinstance(message, dict) or not _valid_id(message.get("id")):
         return _answer(None, error=InvalidRequest("invalid request"))
@@ -100,9 +125,9 @@ async def _call(app: web.Application, message: Any) -> dict | None:
         return _answer(request_id, error=InvalidRequest("invalid request"))
     log.debug("rpc call %s", name)
     try:
-        method: Method = lookup(app[METHODS], name)
+        method = lookup(app[METHODS], name)
         result = await asyncio.get_running_loop().run_in_executor(
-            app[EXECUTOR], method, app[NODE], message.get("params"))
+            app[EXECUTOR], method, context, message.get("params"))
     except Exception as exc:  # every failure becomes an error answer; to_rpc_error logs the unexpected ones
         answer = _answer(request_id, error=to_rpc_error(exc))
     else:
@@ -167,24 +192,29 @@ async def _websocket_or_health(request: web.Request) -> web.StreamResponse:
         return web.Response(status=403, text="origin not allowed")
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
+    connection = Connection(request.app[HUB], ws.send_str,
+                            lambda: ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow"))
     pending: set[asyncio.Task] = set()
     try:
         async for message in ws:
             if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                task = asyncio.create_task(_ws_reply(request.app, ws, message.data))
+                task = asyncio.create_task(_ws_reply(request.app, connection, message.data))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
     finally:
         request.app[SOCKETS].discard(ws)
+        connection.close()
         for task in pending:
             task.cancel()
     return ws
 
 
-async def _ws_reply(app: web.Application, ws: web.WebSocketResponse, payload: bytes | str) -> None:
-    text = await handle_payload(app, payload)
-    if text is not None and not ws.closed:
-        await ws.send_str(text)
+async def _ws_reply(app: web.Application, connection: Connection, payload: bytes | str) -> None:
+    context = Context(app[NODE], app[FILTERS], connection)
+    text = await handle_payload(app, payload, context)
+    if text is not None:
+        connection.send(text)
+    connection.activate(context.subscribed)
 
 
 async def _close_websockets(app: web.Application) -> None:
@@ -197,11 +227,14 @@ async def _close_websockets(app: web.Application) -> None:
 class RpcServer:
     """The app on `host:port` (port 0: any free port, see `.port`) with its own event loop in a daemon thread."""
 
-    def __init__(self, node, host: str = "127.0.0.1", port: int = 8545, cors_origins: Sequence[str] | None = None):
+    def __init__(self, node, host: str = "127.0.0.1", port: int = 8545, cors_origins: Sequence[str] | None = None,
+                 filter_timeout: float = filters.TIMEOUT):
         self.node = node
         self.host = host
         self.port = port
         self.cors_origins = cors_origins
+        self.filter_timeout = filter_timeout
+        self.app: web.Application | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -227,7 +260,8 @@ class RpcServer:
 
     def _run(self, ready: threading.Event) -> None:
         loop = self._loop = asyncio.new_event_loop()
-        runner = web.AppRunner(create_app(self.node, self.cors_origins), access_log=None, shutdown_timeout=1.0)
+        self.app = create_app(self.node, self.cors_origins, self.filter_timeout)
+        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         try:
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, self.host, self.port)
