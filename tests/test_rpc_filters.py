@@ -31,6 +31,12 @@ def transfer(r: RpcNode, token: bytes, to: bytes, amount: int) -> str:
     return send(r, OWNER, to=token, data=calldata("transfer(address,uint256)", to, amount), gas=100_000)
 
 
+def deploy_token(r: RpcNode) -> bytes:
+    r.node.send_raw_transaction(deploy_token_raw(OWNER, r.node.pool.pending_nonce(OWNER.address)))
+    [b] = r.node.mine()
+    return r.node.chain.store.block_metas(b.hash)[0].contract_address
+
+
 def head(r: RpcNode) -> int:
     return int(r.call("eth_blockNumber"), 16)
 
@@ -43,9 +49,7 @@ def rpc():
 
 @pytest.fixture(scope="module")
 def token(rpc) -> bytes:
-    rpc.node.send_raw_transaction(deploy_token_raw(OWNER, rpc.node.pool.pending_nonce(OWNER.address)))
-    [b] = rpc.node.mine()
-    return rpc.node.chain.store.block_metas(b.hash)[0].contract_address
+    return deploy_token(rpc)
 
 
 def test_ids_are_geths_random_quantities(rpc):
