@@ -28,8 +28,11 @@ def test_ethers_against_a_running_node():
         env = {**os.environ, "RPC_URL": rpc.server.url, "WS_URL": rpc.server.ws_url,
                "PRIVATE_KEY": FUNDED_KEY, "CHAIN_ID": "714"}
         # One file at a time: every file sends from the same funded account.
-        result = subprocess.run([node_bin, "--test", "--test-concurrency=1", *files], cwd=JS_DIR, env=env,
-                                capture_output=True, text=True, timeout=600)
+        try:
+            result = subprocess.run([node_bin, "--test", "--test-concurrency=1", *files], cwd=JS_DIR, env=env,
+                                    capture_output=True, text=True, timeout=240)
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(f"node --test did not finish in {exc.timeout} s:\n{exc.stdout}\n{exc.stderr}")
     print(result.stdout)
     print(result.stderr)
     assert result.returncode == 0, f"node --test failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"

@@ -80,11 +80,22 @@ export function recordCalls(provider) {
   return calls;
 }
 
-/** Resolves once `condition()` holds (checked every 20 ms); rejects after `ms`. */
-export async function until(condition, what, ms = 10000) {
+/** Resolves once `condition()` holds (checked every 20 ms); rejects after `ms`. `what` may be a function, called
+ * for the message on timeout (to show what had arrived). `tick`, if given, is awaited every 250 ms meanwhile. */
+export async function until(condition, what, { ms = 10000, tick = null } = {}) {
   const deadline = Date.now() + ms;
+  let nextTick = Date.now() + 250;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${ms} ms waiting for ${typeof what === "function" ? what() : what}`);
+    }
+    if (tick && Date.now() >= nextTick) {
+      await tick();
+      nextTick = Date.now() + 250;
+    }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** JSON for messages, with bigints as decimal strings. */
+export const show = (value) => JSON.stringify(value, (_, v) => (typeof v === "bigint" ? v.toString() : v));
