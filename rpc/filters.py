@@ -79,7 +79,7 @@ def _geth_number(block: BlockId | None) -> int:
 class _Filter:
     kind: str
     deadline: float
-    cursor: int = 0                                # blocks and logs: the last block number reported
+    cursor: int                                    # blocks and logs: the last block number reported
     crit: FilterCriteria | None = None             # logs
     bounds: tuple[int, int | None] = (0, None)     # logs: live_range(crit)
     full: bool = False                             # pending: whole transactions instead of hashes
@@ -108,21 +108,20 @@ class FilterManager:
     # -- installing --
 
     def new_logs(self, crit: FilterCriteria) -> str:
-        return self._install(_Filter(LOGS, 0.0, crit=crit, bounds=live_range(crit)))
+        return self._install(LOGS, crit=crit, bounds=live_range(crit))
 
     def new_blocks(self) -> str:
-        return self._install(_Filter(BLOCKS, 0.0))
+        return self._install(BLOCKS)
 
     def new_pending(self, full: bool) -> str:
-        return self._install(_Filter(PENDING, 0.0, full=full))
+        return self._install(PENDING, full=full)
 
-    def _install(self, f: _Filter) -> str:
+    def _install(self, kind: str, **fields: Any) -> str:
         filter_id = new_id()
         with self._lock:
             self._expire()
-            f.deadline = self.clock() + self.timeout
-            f.cursor = self.node.chain.head.block_number
-            self._filters[filter_id] = f
+            self._filters[filter_id] = _Filter(kind, self.clock() + self.timeout, self.node.chain.head.block_number,
+                                               **fields)
         return filter_id
 
     def uninstall(self, filter_id: str) -> bool:
@@ -137,13 +136,13 @@ class FilterManager:
         with self._lock:
             f = self._get(filter_id)
             f.deadline = self.clock() + self.timeout
-            if f.kind == PENDING:
-                txs = list(f.txs)
-                f.txs.clear()
-                return [pending_json(tx, f.full) for tx in txs]
+            txs = list(f.txs)
+            f.txs.clear()
             head = self.node.chain.head.block_number
             first, f.cursor = max(f.cursor + 1, head - MAX_BLOCK_RANGE), head
-        # the chain is read outside the lock: the pool's listeners wait on it
+        # encoding and reading the chain happen outside the lock: the pool's listeners wait on it
+        if f.kind == PENDING:
+            return [pending_json(tx, f.full) for tx in txs]
         if f.kind == BLOCKS:
             headers = (self.node.chain.header_by_number(n) for n in range(first, head + 1))
             return [encode.data(h.hash) for h in headers if h is not None]
