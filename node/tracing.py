@@ -198,8 +198,16 @@ def _trace(vm: VirtualMachineAPI, state_root: bytes, tx: SignedTransactionAPI, s
     except TraceTimeout:
         raise TraceError("execution timeout") from None
     except ValidationError as exc:
-        raise TraceError(f"tracing failed: {_validation_message(exc)}") from None
+        raise TraceError(f"tracing failed: {_refusal(exc, tx)}") from None
     return tracer.result()
+
+
+def _refusal(exc: ValidationError, tx: SignedTransactionAPI) -> str:
+    """geth's words for a transaction py-evm refuses to run."""
+    short = re.search(r"Message.gas cannot be negative: Got: -(\d+)", str(exc))
+    if short:
+        return f"intrinsic gas too low: have {tx.gas}, want {tx.gas + int(short[1])}"
+    return _validation_message(exc)
 
 
 def trace_transaction(chain, tx_hash: bytes, config: Any = None) -> dict:

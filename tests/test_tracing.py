@@ -37,8 +37,8 @@ FACTORY = bytes.fromhex("365f5f37" "365f5ff0" "5f52" "60205ff3")  # CREATE(0, ca
 
 
 def value_caller(target: bytes) -> bytes:
-    """Runtime: CALL `target` with 1 wei (refused when this contract has none), then STOP."""
-    return bytes.fromhex("5f5f5f5f600173") + target + bytes.fromhex("5af100")
+    """Runtime: CALL `target` with 1 wei (refused when this contract has none), then run off the code's end."""
+    return bytes.fromhex("5f5f5f5f600173") + target + bytes.fromhex("5af1")
 
 
 def selfdestructor(beneficiary: bytes) -> bytes:
@@ -306,6 +306,10 @@ def test_call_tracer_frames_py_evm_settles_inside_the_instruction(scene):
     assert inner["value"] == "0x1" and inner["input"] == "0x" and inner["to"] == "0x" + scene.carol.address.hex()
     logs = trace_transaction(scene.chain, scene.h["refused"])["structLogs"]
     call_step = next(s for s in logs if s["op"] == "CALL")
+    code_size = len(value_caller(scene.carol.address))
+    assert [(s["pc"], s["op"], s["gasCost"]) for s in logs[-2:]] == [(code_size - 1, "CALL", call_step["gasCost"]),
+                                                                     (code_size, "STOP", 0)]  # geth's STOP past the end
+    assert logs[-1]["stack"] == ["0x0"]  # the refused CALL pushed 0
     child_gas = int(inner["gas"], 16) - 2300  # the stipend rides on top of what CALL charged
     rest = call_step["gas"] - (call_step["gasCost"] - child_gas)  # after access and value costs
     assert child_gas == rest - rest // 64
@@ -361,6 +365,42 @@ def test_trace_call_at_an_earlier_block_and_tx_index(scene):
     assert at == {0: 0, 1: 700, 4: 0}  # after owner's transfer to alice, and after alice sent it all on
     with pytest.raises(TraceError, match="not supported"):
         trace_call(scene.chain, header, params, {"stateOverrides": {"0x" + "00" * 20: {"balance": "0x1"}}})
+
+
+@pytest.mark.parametrize("code, message, on_step", [
+    (b"\x01", "stack underflow (0 <=> 2)", True),
+    (b"\xfe", "invalid opcode: INVALID", False),
+    (b"\x0c", "invalid opcode: opcode 0xc not defined", False),
+    (b"\x5f\x56", "invalid jump destination", False),
+])
+def test_vm_errors_as_geth_words_them(scene, code, message, on_step):
+    params = CallParams(sender=scene.alice.address, data=code)  # creation code that fails
+    frame = trace_call(scene.chain, scene.chain.head, params, CALL_TRACER)
+    assert frame["type"] == "CREATE" and frame["error"] == message
+    assert "to" not in frame and "output" not in frame and "revertReason" not in frame
+    assert frame["gasUsed"] == frame["gas"]  # all gas burned
+    logged = trace_call(scene.chain, scene.chain.head, params)
+    assert logged["failed"] is True and logged["returnValue"] == "0x"
+    assert logged["gas"] == int(frame["gas"], 16)
+    last = logged["structLogs"][-1]
+    assert last.get("error") == (message if on_step else None)
+
+
+def test_out_of_gas(scene):
+    data = calldata("transfer(address,uint256)", scene.bob.address, 5)
+    for gas, message, cost_check in ((22_500, "out of gas", lambda step: step["gasCost"] > step["gas"]),
+                                     (25_000, "out of gas: not enough gas for reentrancy sentry",
+                                      lambda step: step["op"] == "SSTORE" and step["gasCost"] == 0)):
+        params = CallParams(sender=scene.owner.address, to=scene.token, data=data, gas=gas)
+        frame = trace_call(scene.chain, scene.chain.head, params, CALL_TRACER)
+        assert frame["error"] == message and frame["gasUsed"] == hex(gas) and "output" not in frame
+        logged = trace_call(scene.chain, scene.chain.head, params)
+        last = logged["structLogs"][-1]
+        assert last["error"] == message and cost_check(last)
+        assert logged["failed"] is True and logged["returnValue"] == "0x" and logged["gas"] == gas
+        assert all("error" not in step for step in logged["structLogs"][:-1])
+    with pytest.raises(TraceError, match=r"^tracing failed: intrinsic gas too low: have 21100, want 21\d\d\d$"):
+        trace_call(scene.chain, scene.chain.head, CallParams(to=scene.token, data=data, gas=21_100))
 
 
 def test_tracing_writes_nothing(scene):

@@ -12,6 +12,7 @@ one trace run and used only by the state that runs the traced transaction. py-ev
 """
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Callable
 
@@ -76,7 +77,11 @@ def vm_error_message(error: BaseException, op: int | None = None) -> str:
         if "EIP170" in text:
             return "max code size exceeded"
         if "EIP-3860" in text:
-            return "max initcode size exceeded"
+            sizes = re.search(r"limit of (\d+)\. Got code of size: (\d+)", text)
+            return "out of gas: max initcode size exceeded" + (
+                f": code size {sizes[2]} limit {sizes[1]}" if sizes else "")
+        if "below 2300 gas" in text:
+            return "out of gas: not enough gas for reentrancy sentry"  # EIP-2200's SSTORE sentry
         if "Write contract code" in text:
             return "contract creation code storage out of gas"
         return "out of gas"
@@ -165,15 +170,17 @@ class TracingComputation:
 
     def trace_stack(self) -> list[int]:
         """The stack, bottom first."""
-        return [_word(v) for v in self._stack.values]
+        return [v if v.__class__ is int else int.from_bytes(v, "big") for v in self._stack.values]
 
     def trace_memory(self) -> bytes:
         return self.memory_read_bytes(0, len(self._memory))
 
     def trace_refund(self) -> int:
         """The transaction's refund counter now (geth's StateDB.GetRefund)."""
-        return sum(f.msg.refund + f.get_gas_meter().gas_refunded + f.trace_children_refund
-                   for f in self.trace_run.frames)
+        total = 0
+        for frame in self.trace_run.frames:
+            total += frame.msg.refund + frame._gas_meter.gas_refunded + frame.trace_children_refund
+        return total
 
 
 class _TracedOpcode:
@@ -229,6 +236,11 @@ class TraceRun:
 
     # -- frames -----------------------------------------------------------------------------------------------------
     def child(self, parent: TracingComputation, msg: MessageAPI, apply: Callable) -> ComputationAPI:
+        if msg.is_create:
+            try:
+                type(parent).validate_create_message(msg)
+            except VMError:
+                return apply(msg)  # refused before a frame exists: geth fails the CREATE step's gas check
         typ, args = parent.trace_op, parent.trace_args
         if typ in CREATE_OPS:
             to, data = msg.storage_address, msg.code
@@ -239,7 +251,12 @@ class TraceRun:
         self.tracer.on_enter(depth, typ, parent.msg.storage_address, to, bytes(data), msg.gas,
                              None if typ == STATICCALL else msg.value)
         logs_before = self.log_index
-        computation = apply(msg)
+        try:
+            computation = apply(msg)
+        except VMError as exc:  # py-evm refusing the message itself: close the frame, the caller's step fails
+            self.log_index = logs_before
+            self.tracer.on_exit(depth, b"", msg.gas, vm_error_message(exc), True)
+            raise
         if computation.is_error:
             self.log_index = logs_before  # geth's journal takes the frame's logs back, and their indexes
         self.tracer.on_exit(depth, computation.output, computation.get_gas_used(), self.error_message(computation),
