@@ -167,8 +167,8 @@ def _state_before(chain, block: BlockAPI, index: int) -> tuple[VirtualMachineAPI
     """geth's StateAtTransaction: a VM with the block's context and the state before transaction `index`, with
     the number of logs the block's earlier transactions emitted."""
     if block.number == 0:
-        raise TraceError("genesis is not traceable")
-    if index > len(block.transactions):
+        raise TraceError("no transaction in genesis")
+    if index >= len(block.transactions) and (index or block.transactions):
         raise TraceError(f"transaction index {index} out of range for block 0x{block.hash.hex()}")
     parent = chain.header_by_hash(block.header.parent_hash)
     vm = _overlay_vm(chain, block.header.copy(state_root=parent.state_root, gas_used=0))
@@ -216,9 +216,11 @@ def trace_transaction(chain, tx_hash: bytes, config: Any = None) -> dict:
     location = chain.store.tx_location(tx_hash)
     if location is None:
         raise TraceError("transaction not found")
+    if location.block_number == 0:
+        raise TraceError("genesis is not traceable")
+    tracer = make_tracer(config)
     block = chain.block_by_hash(location.block_hash)
     vm, state_root, logs = _state_before(chain, block, location.index)
-    tracer = make_tracer(config)
     tx = block.transactions[location.index]
     return _trace(vm, state_root, tx, tx.sender, config, tracer, logs)
 
@@ -229,11 +231,11 @@ def trace_call(chain, header: BlockHeaderAPI, params: CallParams, config: Any = 
     config = parse_trace_config(config)
     if config.overrides:
         raise TraceError(f"{' and '.join(config.overrides)} are not supported by this node")
+    tracer = make_tracer(config)
     if config.tx_index is not None:
         vm, state_root, logs = _state_before(chain, chain.block_by_header(header), config.tx_index)
     else:
         vm, state_root, logs = _overlay_vm(chain, header), header.state_root, 0
-    tracer = make_tracer(config)
     gas = min(params.gas if params.gas is not None else header.gas_limit, gas_cap)
     unsigned = vm.create_unsigned_transaction(
         nonce=vm.state.get_nonce(params.sender), gas_price=params.gas_price, gas=gas, to=params.to,

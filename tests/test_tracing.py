@@ -363,6 +363,12 @@ def test_trace_call_at_an_earlier_block_and_tx_index(scene):
     at = {i: decode(["uint256"], bytes.fromhex(trace_call(scene.chain, header, params, {"txIndex": hex(i)})[
         "returnValue"][2:]))[0] for i in (0, 1, 4)}
     assert at == {0: 0, 1: 700, 4: 0}  # after owner's transfer to alice, and after alice sent it all on
+    with pytest.raises(TraceError, match="^transaction index 9 out of range for block 0x"):
+        trace_call(scene.chain, header, params, {"txIndex": "0x9"})
+    with pytest.raises(TraceError, match="^no transaction in genesis$"):
+        trace_call(scene.chain, scene.chain.header_by_number(0), params, {"txIndex": "0x0"})
+    with pytest.raises(TraceConfigError, match="txIndex"):
+        trace_call(scene.chain, header, params, {"txIndex": 1})
     with pytest.raises(TraceError, match="not supported"):
         trace_call(scene.chain, header, params, {"stateOverrides": {"0x" + "00" * 20: {"balance": "0x1"}}})
 
