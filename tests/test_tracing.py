@@ -7,6 +7,7 @@ the receipts and against each other (struct logger vs callTracer), never against
 import json
 
 import pytest
+from eth._utils.address import generate_contract_address
 from eth_abi import decode
 from eth_utils import keccak
 
@@ -16,7 +17,6 @@ from node.execution import CallParams, ExecutionReverted, call
 from node.node import Node
 from node.tracing import TraceConfigError, TraceError, parse_duration, trace_call, trace_transaction
 from node.tracers.opcodes import op_name, stack_error
-from eth._utils.address import generate_contract_address
 
 CALL_TRACER = {"tracer": "callTracer"}
 
@@ -298,6 +298,36 @@ def test_call_tracer_create_opcode(scene):
     assert after["gas"] == rest - int(inner["gasUsed"], 16)
 
 
+def test_call_tracer_call_kinds(scene):
+    """Creation code that STATICCALLs, DELEGATECALLs and CALLCODEs the token's balanceOf(owner)."""
+    query = calldata("balanceOf(address)", scene.owner.address)
+    token = b"\x73" + scene.token
+    calls = [bytes.fromhex("602060406024" "5f") + token + bytes.fromhex("5afa50"),     # STATICCALL
+             bytes.fromhex("602060406024" "5f") + token + bytes.fromhex("5af450"),     # DELEGATECALL
+             bytes.fromhex("602060406024" "5f5f") + token + bytes.fromhex("5af250")]   # CALLCODE, value 0
+    body = b"".join(calls) + bytes.fromhex("60206040f3")  # return the last answer as the new code
+    code = bytes.fromhex("6024" "60") + bytes([6 + len(body)]) + bytes.fromhex("5f39") + body + query
+    params = CallParams(sender=scene.alice.address, data=code)
+    frame = trace_call(scene.chain, scene.chain.head, params, CALL_TRACER)
+    created = generate_contract_address(scene.alice.address, scene.chain.state_at().get_nonce(scene.alice.address))
+    assert frame["type"] == "CREATE" and frame["to"] == "0x" + created.hex() and "error" not in frame
+    assert [c["type"] for c in frame["calls"]] == ["STATICCALL", "DELEGATECALL", "CALLCODE"]
+    balance = decode(["uint256"], call(scene.chain, scene.chain.head, CallParams(to=scene.token, data=query)))[0]
+    for kind in frame["calls"]:
+        assert kind["from"] == "0x" + created.hex() and kind["to"] == "0x" + scene.token.hex()
+        assert kind["input"] == "0x" + query.hex()
+    static, delegate, callcode = frame["calls"]
+    assert "value" not in static and delegate["value"] == "0x0" and callcode["value"] == "0x0"
+    assert decode(["uint256"], bytes.fromhex(static["output"][2:]))[0] == balance > 0
+    assert decode(["uint256"], bytes.fromhex(delegate["output"][2:]))[0] == 0  # the token's code, this storage
+    assert frame["output"] == callcode["output"]
+    logs = trace_call(scene.chain, scene.chain.head, params)["structLogs"]
+    kinds = [s["op"] for s in logs if s["op"] in ("STATICCALL", "DELEGATECALL", "CALLCODE")]
+    assert kinds == ["STATICCALL", "DELEGATECALL", "CALLCODE"]
+    assert {s["depth"] for s in logs} == {1, 2}
+    _check_gas_flow(logs)
+
+
 def test_call_tracer_frames_py_evm_settles_inside_the_instruction(scene):
     refused = trace_transaction(scene.chain, scene.h["refused"], CALL_TRACER)
     assert "error" not in refused
@@ -430,7 +460,7 @@ def test_errors(scene):
         trace_transaction(scene.chain, b"\x11" * 32)
     with pytest.raises(TraceError, match="^tracer not found$"):
         trace_transaction(scene.chain, scene.h["transfer"], {"tracer": "prestateTracer!"})
-    with pytest.raises(TraceConfigError, match="cannot unmarshal string into Go struct field .*disableStack of type bool"):
+    with pytest.raises(TraceConfigError, match="unmarshal string into Go struct field .*disableStack of type bool"):
         trace_transaction(scene.chain, scene.h["transfer"], {"disableStack": "yes"})
     with pytest.raises(TraceConfigError, match="cannot unmarshal string into Go struct field .*onlyTopCall"):
         trace_transaction(scene.chain, scene.h["transfer"], {"tracer": "callTracer", "tracerConfig": {
