@@ -305,9 +305,7 @@ class TraceRun:
         charges = meter.charges
         meter.charges = meter.returns = None
         c.trace_end_pc = c.code.program_counter
-        cost = sum(amount for amount, _ in charges)
-        if op in CREATE_OPS and len(charges) > 1 and charges[-1][1] == charges[0][1]:
-            cost -= charges[-1][0]  # the callee's gas: geth charges it while running CREATE, after the step
+        cost = sum(amount for amount, _ in charges) - _create_callee_gas(op, charges)
         step_error = None
         if exc is not None:
             stack_message = stack_error(op, height)
@@ -349,7 +347,7 @@ class TraceRun:
         if op in CREATE_OPS:
             value, offset, size = args
             data = c.memory_read_bytes(offset, size) if size else b""
-            if len(charges) > 1 and charges[-1][1] == charges[0][1]:
+            if _create_callee_gas(op, charges):
                 gas = used = charges[-1][0]
                 error = "contract address collision"
             else:
@@ -370,3 +368,11 @@ class TraceRun:
 
 
 _FRAME_OPS = CALL_OPS | CREATE_OPS | {SELFDESTRUCT}
+
+
+def _create_callee_gas(op: int, charges: list[tuple[int, str]]) -> int:
+    """The gas a CREATE* step set aside for its callee: py-evm charges it last, with the instruction's name as its
+    first charge has; geth takes it while running the instruction, after the step is logged, so it is no cost."""
+    if op in CREATE_OPS and len(charges) > 1 and charges[-1][1] == charges[0][1]:
+        return charges[-1][0]
+    return 0
