@@ -7,21 +7,25 @@ parser runs here, once, with geth's messages for a wrong count or a bad value (`
 1`, `too many arguments, want at most 2`, `invalid argument 0: ...`). An argument with a default is optional; a JSON
 null counts as absent. eth_subscribe is one method whose first parameter names a kind in SUBSCRIPTIONS; the kind's
 own parameters follow, numbered after the name as geth numbers them.
+
+Namespaces geth leaves out of its default HTTP and WebSocket modules (`--http.api`) sit in OPTIONAL_MODULES: a node
+serves them in dev mode, as anvil does, and otherwise only when `methods_for` is asked for them by name.
 """
 from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
-from rpc import accounts, eth, fees, filters, logs, net, subscriptions, web3
+from rpc import accounts, eth, fees, filters, logs, net, subscriptions, txpool, web3
 from rpc.errors import InvalidParams, MethodNotFound
 from rpc.filters import FilterManager, Id, parse_id
 from rpc.params import PARSERS as PARAM_PARSERS, ParamError
 from rpc.subscriptions import Connection, NotificationsUnsupported, SubscriptionNotFound, subscription_name
 
-PARSERS: dict[Any, Callable[[Any], Any]] = {**PARAM_PARSERS, Id: parse_id}
+PARSERS: dict[Any, Callable[[Any], Any]] = {**PARAM_PARSERS, Id: parse_id,
+                                             accounts.TypedData: accounts.parse_typed_data}
 
 METHODS: dict[str, Callable] = {
     "web3_clientVersion": web3.client_version,
@@ -84,6 +88,20 @@ SUBSCRIPTIONS: dict[str, Callable] = {
 DEV_METHODS: dict[str, Callable] = {
     "eth_accounts": accounts.accounts,
     "eth_sendTransaction": accounts.send_transaction,
+    "eth_signTransaction": accounts.sign_transaction,
+    "eth_sign": accounts.sign,
+    "personal_sign": accounts.personal_sign,
+    "eth_signTypedData_v4": accounts.sign_typed_data_v4,
+}
+
+# Namespaces outside geth's default modules: served in dev mode, else only when asked for (geth's --http.api).
+OPTIONAL_MODULES: dict[str, dict[str, Callable]] = {
+    "txpool": {
+        "txpool_content": txpool.content,
+        "txpool_contentFrom": txpool.content_from,
+        "txpool_status": txpool.status,
+        "txpool_inspect": txpool.inspect,
+    },
 }
 
 
@@ -174,9 +192,13 @@ def bind(name: str, handler: Callable, receiver: Callable[[Context], Any] | None
     return Method(name, handler, tuple(params), receiver)
 
 
-def methods_for(node) -> dict[str, Method | Subscribe]:
-    """The methods this node serves: METHODS, filters, subscriptions, plus DEV_METHODS in dev mode."""
+def methods_for(node, modules: Collection[str] = ()) -> dict[str, Method | Subscribe]:
+    """The methods this node serves: METHODS, filters, subscriptions, the OPTIONAL_MODULES named in `modules`,
+    plus DEV_METHODS and every optional module in dev mode."""
     table = dict(METHODS)
+    for module, handlers in OPTIONAL_MODULES.items():
+        if node.config.dev or module in modules:
+            table.update(handlers)
     if node.config.dev:
         table.update(DEV_METHODS)
     methods: dict[str, Method | Subscribe] = {name: bind(name, handler) for name, handler in table.items()}
