@@ -9,7 +9,6 @@ typed data; signatures are r || s || v with v = 27 or 28, as geth's eth_sign ans
 """
 from __future__ import annotations
 
-import json
 from typing import Any, NewType
 
 from eth_account import Account
@@ -23,7 +22,7 @@ from rpc import encode
 from rpc.errors import ServerError
 from rpc.eth import call_params
 from rpc.fees import suggested_tip
-from rpc.params import Address, CallArgs, Data, ParamError
+from rpc.params import Address, CallArgs, Data, ParamError, loads
 
 TypedData = NewType("TypedData", SignableMessage)   # EIP-712 typed data: a JSON object, or a string holding one
 
@@ -60,8 +59,8 @@ def parse_typed_data(value: Any) -> SignableMessage:
     """The EIP-712 message of typed data given as an object or as a JSON string (MetaMask sends a string)."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except (ValueError, RecursionError) as exc:
+            value = loads(value)
+        except ValueError as exc:
             raise ParamError(f"invalid typed data: {exc}") from None
     if not isinstance(value, dict):
         raise ParamError("invalid typed data: not an object")

@@ -6,6 +6,8 @@ annotation. Parsers raise `ParamError` with geth's text (hexutil's `hex string w
 """
 from __future__ import annotations
 
+import itertools
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -21,9 +23,12 @@ Percentiles = NewType("Percentiles", list)
 StorageKey = NewType("StorageKey", bytes)
 
 TAGS = ("latest", "pending", "earliest", "safe", "finalized")
+MAX_JSON_DEPTH = 10_000   # Go's encoding/json maxNestingDepth
 MAX_TOPICS = 4
 MAX_SUB_TOPICS = 1000
 _HEX = re.compile(r"[0-9a-fA-F]*")
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
 class ParamError(ValueError):
@@ -82,6 +87,35 @@ class FilterCriteria:
     to_block: BlockId | None = None
     addresses: tuple[bytes, ...] = ()
     topics: tuple[tuple[bytes, ...] | None, ...] = field(default_factory=tuple)
+
+
+# -- JSON --
+
+def loads(document: str | bytes) -> Any:
+    """JSON as Go's encoding/json reads it: nesting deeper than MAX_JSON_DEPTH and the constants NaN and Infinity
+    are refused (ValueError). The depth is checked before parsing because CPython's parser recurses on the C stack,
+    bounded only by the recursion limit, which py_ecc raises to 100000: a deep enough document would overflow the
+    stack and kill the process instead of raising."""
+    if isinstance(document, (bytes, bytearray)):
+        document = bytes(document).decode(json.detect_encoding(document), "surrogatepass")
+    if _depth(document) > MAX_JSON_DEPTH:
+        raise ValueError("exceeded max depth")
+    try:
+        return json.loads(document, parse_constant=_refuse_constant)
+    except RecursionError:   # a recursion limit below MAX_JSON_DEPTH
+        raise ValueError("exceeded max depth") from None
+
+
+def _depth(document: str) -> int:
+    """The deepest nesting of arrays and objects, brackets inside strings not counted."""
+    if document.count("[") + document.count("{") <= MAX_JSON_DEPTH:
+        return 0   # cannot be deeper than the number of openers
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", document))
+    return max(itertools.accumulate((1 if c in "[{" else -1 for c in brackets), initial=0))
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
 
 
 # -- scalars --

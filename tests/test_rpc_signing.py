@@ -88,6 +88,14 @@ def test_bad_typed_data_is_an_invalid_argument(rpc, typed_data):
     assert error["code"] == -32602 and error["message"].startswith("invalid argument 1: ")
 
 
+def test_typed_data_string_too_deep_for_the_json_parser_is_refused(rpc):
+    # CPython's JSON parser recurses on the C stack; at this depth it would crash the process, not raise
+    assert rpc.error("eth_signTypedData_v4", ALICE, "[" * 200_000) == {
+        "code": -32602, "message": "invalid argument 1: invalid typed data: exceeded max depth"}
+    assert rpc.error("eth_signTypedData_v4", ALICE, '{"a": NaN}')["message"] == (
+        "invalid argument 1: invalid typed data: invalid character 'N' looking for beginning of value")
+
+
 def test_sign_transaction_fills_and_signs_as_send_transaction(rpc):
     args = {"from": ALICE, "to": BOB, "value": hex(12345)}
     before = rpc.call("txpool_status")
