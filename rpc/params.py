@@ -92,8 +92,8 @@ class FilterCriteria:
 # -- JSON --
 
 def loads(document: str | bytes) -> Any:
-    """JSON as Go's encoding/json reads it: nesting deeper than MAX_JSON_DEPTH and the constants NaN and Infinity
-    are refused (ValueError). The depth is checked before parsing because CPython's parser recurses on the C stack,
+    """JSON as Go's encoding/json reads it: nesting deeper than MAX_JSON_DEPTH, the constants NaN and Infinity and
+    numbers beyond float64 (1e999) are refused (ValueError): none of them could be written back as JSON. The depth is checked before parsing because CPython's parser recurses on the C stack,
     bounded only by the recursion limit, which py_ecc raises to 100000: a deep enough document would overflow the
     stack and kill the process instead of raising."""
     if isinstance(document, (bytes, bytearray)):
@@ -101,7 +101,7 @@ def loads(document: str | bytes) -> Any:
     if _depth(document) > MAX_JSON_DEPTH:
         raise ValueError("exceeded max depth")
     try:
-        return json.loads(document, parse_constant=_refuse_constant)
+        return json.loads(document, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError:   # a recursion limit below MAX_JSON_DEPTH
         raise ValueError("exceeded max depth") from None
 
@@ -116,6 +116,13 @@ def _depth(document: str) -> int:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number {text} out of range")
+    return number
 
 
 # -- scalars --
