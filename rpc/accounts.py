@@ -9,6 +9,8 @@ typed data; signatures are r || s || v with v = 27 or 28, as geth's eth_sign ans
 """
 from __future__ import annotations
 
+import threading
+from contextlib import nullcontext
 from typing import Any, NewType
 
 from eth_account import Account
@@ -26,18 +28,25 @@ from rpc.params import Address, CallArgs, Data, ParamError, loads
 
 TypedData = NewType("TypedData", SignableMessage)   # EIP-712 typed data: a JSON object, or a string holding one
 
+_NONCE_LOCKS: dict[bytes, threading.Lock] = {}
+_NONCE_LOCKS_GUARD = threading.Lock()
+
 
 def accounts(node) -> list[str]:
     return [encode.address(a.address) for a in node.accounts]
 
 
 def send_transaction(node, args: CallArgs) -> str:
-    return encode.data(node.send_raw_transaction(_sign_transaction(node, args)))
+    """Without a nonce, the sender's next nonce is taken and the transaction submitted under the sender's lock (geth's
+    AddrLocker), so that concurrent sends from one account get consecutive nonces."""
+    account = _account(node, args.sender)
+    with _nonce_lock(account.address) if args.nonce is None else nullcontext():
+        return encode.data(node.send_raw_transaction(_sign_transaction(node, account, args)))
 
 
 def sign_transaction(node, args: CallArgs) -> dict:
     """geth's SignTransactionResult: the signed transaction's bytes and the transaction itself."""
-    raw = _sign_transaction(node, args)
+    raw = _sign_transaction(node, _account(node, args.sender), args)
     return {"raw": encode.data(raw), "tx": signed_transaction(decode_transaction(raw))}
 
 
@@ -83,8 +92,12 @@ def _sign_message(node, address: bytes, message: SignableMessage) -> str:
     return encode.data(Account.sign_message(message, _account(node, address).private_key).signature)
 
 
-def _sign_transaction(node, args: CallArgs) -> bytes:
-    account = _account(node, args.sender)
+def _nonce_lock(address: bytes) -> threading.Lock:
+    with _NONCE_LOCKS_GUARD:
+        return _NONCE_LOCKS.setdefault(address, threading.Lock())
+
+
+def _sign_transaction(node, account, args: CallArgs) -> bytes:
     return bytes(Account.sign_transaction(_fill(node, account.address, args), account.private_key).raw_transaction)
 
 

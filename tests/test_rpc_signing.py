@@ -1,6 +1,7 @@
 """Dev-mode signing over a real server (eth_sign, personal_sign, eth_signTypedData_v4, eth_signTransaction), checked
 by eth-account's recovery and decoding; absent without dev mode."""
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from eth_account import Account
@@ -117,6 +118,16 @@ def test_sign_transaction_fills_and_signs_as_send_transaction(rpc):
     tx_hash = rpc.call("eth_sendTransaction", args)   # the same filling, and RFC 6979 signatures are deterministic
     assert tx_hash == signed["tx"]["hash"]
     assert rpc.call("eth_getTransactionByHash", tx_hash)["nonce"] == hex(nonce)
+
+
+def test_concurrent_sends_from_one_account_get_consecutive_nonces(rpc):
+    sender = "0x" + ACCOUNTS[3].address.hex()
+    first = int(rpc.call("eth_getTransactionCount", sender, "pending"), 16)
+    with ThreadPoolExecutor(16) as pool:
+        hashes = list(pool.map(lambda i: rpc.call("eth_sendTransaction", {"from": sender, "to": BOB, "value": hex(i)}),
+                               range(1, 33)))
+    nonces = sorted(int(rpc.call("eth_getTransactionByHash", h)["nonce"], 16) for h in hashes)
+    assert nonces == list(range(first, first + 32))
 
 
 def test_sign_transaction_legacy_and_contract_creation_shapes(rpc):
