@@ -66,6 +66,8 @@ def decode(raw: bytes) -> SignedTransactionAPI:
         raise TxTypeNotSupported()
     try:
         return _BUILDER.decode(raw)
+    except TypeError as exc:  # py-rlp: a list where an integer or byte string belongs
+        raise DecodeError(f"expected input string or byte, decoding into {_GETH_TYPE_NAMES[kind]}") from exc
     except (rlp.exceptions.RLPException, ValidationError, ValueError) as exc:
         raise DecodeError(_rlp_reason(str(exc), _GETH_TYPE_NAMES[kind])) from exc
 

@@ -18,14 +18,15 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Callable, Collection
 
-from rpc import accounts, eth, fees, filters, logs, net, subscriptions, txpool, web3
+from rpc import accounts, debug, eth, fees, filters, logs, net, subscriptions, txpool, web3
 from rpc.errors import InvalidParams, MethodNotFound
 from rpc.filters import FilterManager, Id, parse_id
 from rpc.params import PARSERS as PARAM_PARSERS, ParamError
 from rpc.subscriptions import Connection, NotificationsUnsupported, SubscriptionNotFound, subscription_name
 
 PARSERS: dict[Any, Callable[[Any], Any]] = {**PARAM_PARSERS, Id: parse_id,
-                                             accounts.TypedData: accounts.parse_typed_data}
+                                             accounts.TypedData: accounts.parse_typed_data,
+                                             debug.TraceConfigArg: debug.parse_trace_config_arg}
 
 METHODS: dict[str, Callable] = {
     "web3_clientVersion": web3.client_version,
@@ -101,6 +102,10 @@ OPTIONAL_MODULES: dict[str, dict[str, Callable]] = {
         "txpool_contentFrom": txpool.content_from,
         "txpool_status": txpool.status,
         "txpool_inspect": txpool.inspect,
+    },
+    "debug": {
+        "debug_traceTransaction": debug.trace_transaction,
+        "debug_traceCall": debug.trace_call,
     },
 }
 

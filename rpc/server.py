@@ -23,6 +23,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from rpc import filters
 from rpc.errors import InvalidRequest, ParseError, RpcError, to_rpc_error
 from rpc.filters import FilterManager
+from rpc.params import loads
 from rpc.registry import Context, lookup, methods_for
 from rpc.subscriptions import Connection, Hub
 
@@ -99,7 +100,7 @@ async def handle_payload(app: web.Application, payload: bytes | str,
     `context` carries the WebSocket connection; without one the calls are answered as over HTTP."""
     context = context or Context(app[NODE], app[FILTERS])
     try:
-        message = json.loads(payload)
+        message = loads(payload)  # depth-limited: CPython's parser would overflow the C stack on deep nesting
     except (ValueError, UnicodeDecodeError) as exc:
         return _dumps(_answer(None, error=ParseError(f"parse error: {exc}")))
     if not isinstance(message, list):

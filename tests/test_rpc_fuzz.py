@@ -5,7 +5,7 @@ error with an integer code) of the class the request calls for: -32700 for what 
 not a request, -32601 for unknown methods, -32602 with geth's argument-numbered message whenever the method's own
 parsers refuse a parameter or the count is wrong; never -32603 (a handler crashed), never an HTTP 5xx, never silence.
 Afterwards the node must still answer reads correctly, mine, and index a token transfer. Known bugs outside rpc/'s
-handlers that would crash the run are excluded from the generator and pinned by the xfail tests at the end.
+inputs that once crashed the node are checked one by one by the tests at the end.
 """
 import asyncio
 import hashlib
@@ -478,10 +478,8 @@ def test_node_still_reads_mines_and_indexes_after_the_fuzz(rpc, fuzzed):
     assert rpc.call("eth_getTransactionByHash", tx_hash)["blockNumber"] == hex(block.number)
 
 
-# -- known bugs outside rpc/'s handlers: pinned here, excluded from the generator above --
+# -- inputs that once crashed the node: kept out of the generator above, checked one by one --
 
-@pytest.mark.xfail(reason="rpc/server.py handle_payload parses bodies with json.loads; it should use "
-                          "rpc.params.loads (depth limit), or a deep body kills the process", strict=False)
 def test_a_deeply_nested_body_is_a_parse_error_not_a_crash():
     script = textwrap.dedent("""
         from rpcnode import serve
@@ -496,16 +494,12 @@ def test_a_deeply_nested_body_is_a_parse_error_not_a_crash():
     assert done.stdout.split() == ["200", "-32700"]
 
 
-@pytest.mark.xfail(reason="rpc/server.py accepts NaN/Infinity (json.loads) and echoes them as ids, which is not "
-                          "JSON; rpc.params.loads refuses them", strict=False)
 @pytest.mark.parametrize("request_id", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_non_finite_ids_are_parse_errors(rpc, request_id):
     answer = rpc.http(f'{{"jsonrpc":"2.0","id":{request_id},"method":"eth_chainId"}}')
     assert strict_json(answer.body.decode())["error"]["code"] == -32700
 
 
-@pytest.mark.xfail(reason="node/txvalidation.py decode lets py-rlp's TypeError out when an integer field is an RLP "
-                          "list, so eth_sendRawTransaction answers -32603", strict=False)
 def test_rlp_list_in_an_integer_field_is_a_decode_error(rpc):
     fields = rlp.decode(sign(ACCOUNTS[0], 0, to=ACCOUNTS[1].address))
     fields[1] = [b"\x01"]   # gasPrice as a list
