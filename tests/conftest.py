@@ -22,3 +22,19 @@ def shared_path(*parts: str) -> Path:
 @pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def rpc():
+    """A dev node without a production loop (tests mine explicitly) and its RPC server, one per test module."""
+    from rpcnode import serve
+    with serve(produce=False) as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def prod_rpc():
+    """The same outside dev mode: no unlocked accounts, no dev-only or optional namespaces."""
+    from rpcnode import serve
+    with serve(produce=False, dev=False) as r:
+        yield r

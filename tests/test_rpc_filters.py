@@ -42,12 +42,6 @@ def head(r: RpcNode) -> int:
 
 
 @pytest.fixture(scope="module")
-def rpc():
-    with serve(produce=False) as r:
-        yield r
-
-
-@pytest.fixture(scope="module")
 def token(rpc) -> bytes:
     return deploy_token(rpc)
 

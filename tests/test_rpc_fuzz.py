@@ -32,7 +32,6 @@ from rpc.params import (Address, BlockCount, BlockNumber, BlockRef, CallArgs, Da
                         ParamError, Percentiles, Quantity, StorageKey, Uint64)
 from rpc.registry import PARSERS, Method, methods_for
 from rpc.server import BODY_LIMIT
-from rpcnode import serve
 from test_rpc_signing import MAIL
 
 SEED = 714_2024
@@ -424,12 +423,6 @@ async def _next_answer(ws) -> str | None:
             return None
         if '"method":"eth_subscription"' not in message.data:
             return message.data
-
-
-@pytest.fixture(scope="module")
-def rpc():
-    with serve(produce=False) as r:
-        yield r
 
 
 @pytest.fixture(scope="module")

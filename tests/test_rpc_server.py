@@ -11,18 +11,6 @@ from rpcnode import serve
 ALICE = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
 
 
-@pytest.fixture(scope="module")
-def rpc():
-    with serve(produce=False) as r:
-        yield r
-
-
-@pytest.fixture(scope="module")
-def prod_rpc():
-    with serve(produce=False, dev=False) as r:
-        yield r
-
-
 def test_parse_error_answers_id_null(rpc):
     answer = rpc.http('{"jsonrpc":"2.0","id":7,"method":').json
     assert answer["id"] is None and answer["jsonrpc"] == "2.0"

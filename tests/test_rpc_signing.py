@@ -11,7 +11,6 @@ from web3 import Web3
 
 from node.accounts import dev_accounts
 from node.txvalidation import decode
-from rpcnode import serve
 
 ACCOUNTS = dev_accounts()
 ALICE, BOB = ("0x" + a.address.hex() for a in ACCOUNTS[:2])
@@ -33,18 +32,6 @@ MAIL = {
                 "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
                 "contents": "Hello, Bob!"},
 }
-
-
-@pytest.fixture(scope="module")
-def rpc():
-    with serve(produce=False) as r:
-        yield r
-
-
-@pytest.fixture(scope="module")
-def prod_rpc():
-    with serve(produce=False, dev=False) as r:
-        yield r
 
 
 def signature(hex_signature: str) -> bytes:

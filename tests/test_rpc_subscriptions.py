@@ -15,19 +15,12 @@ from chainkit import TRANSFER_TOPIC
 from rpc import subscriptions
 from rpc.server import HUB
 from rpc.subscriptions import Connection, Hub
-from rpcnode import serve
 from test_rpc_filters import ALICE, BOB, CAROL, GETH_ID, deploy_token, hx, send, transfer
 
 HEAD_KEYS = ["parentHash", "sha3Uncles", "miner", "stateRoot", "transactionsRoot", "receiptsRoot", "logsBloom",
              "difficulty", "number", "gasLimit", "gasUsed", "timestamp", "extraData", "mixHash", "nonce",
              "baseFeePerGas", "withdrawalsRoot", "blobGasUsed", "excessBlobGas", "parentBeaconBlockRoot",
              "requestsHash", "hash"]
-
-
-@pytest.fixture(scope="module")
-def rpc():
-    with serve(produce=False) as r:
-        yield r
 
 
 @pytest.fixture(scope="module")

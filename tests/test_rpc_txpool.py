@@ -20,12 +20,6 @@ def checksum(account) -> str:
 
 
 @pytest.fixture(scope="module")
-def rpc():
-    with serve(produce=False) as r:
-        yield r
-
-
-@pytest.fixture(scope="module")
 def pool(rpc):
     """Alice: nonces 0, 1 pending (legacy, EIP-1559) and 3 queued (a contract creation); Bob: nonce 5 queued;
     Carol: nonces 0 to 10 pending."""
