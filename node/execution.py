@@ -54,27 +54,30 @@ class CallParams:
     data: bytes = b""
 
 
-def _vm_and_state(chain, header: BlockHeaderAPI):
-    vm = chain.py.get_vm(header)
-    return vm, vm.state
+def call_gas(params: CallParams, header: BlockHeaderAPI, gas_cap: int = CALL_GAS_CAP) -> int:
+    """Gas a call runs with: its own, else the block's gas limit, at most the RPC gas cap."""
+    return min(params.gas if params.gas is not None else header.gas_limit, gas_cap)
+
+
+def call_transaction(vm, params: CallParams, gas: int):
+    """The unsigned transaction a call runs as, from `params.sender` at its current nonce in `vm`'s state."""
+    unsigned = vm.create_unsigned_transaction(
+        nonce=vm.state.get_nonce(params.sender), gas_price=params.gas_price, gas=gas, to=params.to,
+        value=params.value, data=params.data)
+    return SpoofAttributes(unsigned, from_=params.sender)
 
 
 def _execute(chain, header: BlockHeaderAPI, params: CallParams, gas: int) -> ComputationAPI:
-    vm, state = _vm_and_state(chain, header)
-    unsigned = vm.create_unsigned_transaction(
-        nonce=state.get_nonce(params.sender), gas_price=params.gas_price, gas=gas, to=params.to,
-        value=params.value, data=params.data)
-    tx = SpoofAttributes(unsigned, from_=params.sender)
-    return state.apply_transaction(tx)
+    vm = chain.py.get_vm(header)
+    return vm.state.apply_transaction(call_transaction(vm, params, gas))
 
 
 def call(chain, header: BlockHeaderAPI, params: CallParams, gas_cap: int = CALL_GAS_CAP) -> bytes:
     """Return data of the call; raise ExecutionReverted / ExecutionError as geth would answer."""
-    gas = min(params.gas if params.gas is not None else header.gas_limit, gas_cap)
     try:
-        computation = _execute(chain, header, params, gas)
+        computation = _execute(chain, header, params, call_gas(params, header, gas_cap))
     except ValidationError as exc:
-        raise ExecutionError(_validation_message(exc)) from None
+        raise ExecutionError(validation_message(exc)) from None
     _raise_if_failed(computation)
     return computation.output
 
@@ -111,7 +114,8 @@ def _vm_error_message(error: Exception) -> str:
     return text or name
 
 
-def _validation_message(exc: ValidationError) -> str:
+def validation_message(exc: ValidationError) -> str:
+    """geth's words for a call py-evm refuses to run."""
     text = str(exc)
     if "balance" in text.lower():
         return "insufficient funds for gas * price + value"
@@ -133,7 +137,7 @@ def estimate_gas(chain, header: BlockHeaderAPI, params: CallParams, gas_cap: int
         try:
             computation = _execute(chain, header, params, gas)
         except ValidationError as exc:
-            message = _validation_message(exc)
+            message = validation_message(exc)
             if message == "intrinsic gas too low":
                 return False, None
             raise ExecutionError(message) from None

@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth._utils.address import generate_contract_address
-from eth._utils.spoof import SpoofAttributes
 from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI, VirtualMachineAPI
 from eth.db.atomic import AtomicDB
 from eth.db.batch import BatchDB
 from eth.vm.chain_context import ChainContext
 from eth_utils import ValidationError
 
-from node.execution import CALL_GAS_CAP, CallParams, ExecutionError, _validation_message
+from node.execution import CALL_GAS_CAP, CallParams, ExecutionError, call_gas, call_transaction, validation_message
 from node.tracers.call_tracer import CallTracer, CallTracerConfig
 from node.tracers.evm import Tracer, TraceRun, TraceTimeout
 from node.tracers.struct_logger import LoggerConfig, StructLogger
@@ -207,7 +206,7 @@ def _refusal(exc: ValidationError, tx: SignedTransactionAPI) -> str:
     short = re.search(r"Message.gas cannot be negative: Got: -(\d+)", str(exc))
     if short:
         return f"intrinsic gas too low: have {tx.gas}, want {tx.gas + int(short[1])}"
-    return _validation_message(exc)
+    return validation_message(exc)
 
 
 def trace_transaction(chain, tx_hash: bytes, config: Any = None) -> dict:
@@ -236,10 +235,6 @@ def trace_call(chain, header: BlockHeaderAPI, params: CallParams, config: Any = 
         vm, state_root, logs = _state_before(chain, chain.block_by_header(header), config.tx_index)
     else:
         vm, state_root, logs = _overlay_vm(chain, header), header.state_root, 0
-    gas = min(params.gas if params.gas is not None else header.gas_limit, gas_cap)
-    unsigned = vm.create_unsigned_transaction(
-        nonce=vm.state.get_nonce(params.sender), gas_price=params.gas_price, gas=gas, to=params.to,
-        value=params.value, data=params.data)
-    tx = SpoofAttributes(unsigned, from_=params.sender)
+    tx = call_transaction(vm, params, call_gas(params, header, gas_cap))
     return _trace(vm, state_root, tx, params.sender, config, tracer, logs)
 
