@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import rlp
-from eth.abc import BlockAPI, DatabaseAPI, ReceiptAPI, SignedTransactionAPI
+from eth.abc import BlockAPI, DatabaseAPI, ReceiptAPI
 from eth._utils.address import generate_contract_address
 from rlp.sedes import Binary, CountableList, big_endian_int
+
+from node.txvalidation import effective_price
 
 TX_LOCATION = b"sc:txloc:"
 BLOCK_META = b"sc:bmeta:"
@@ -56,13 +58,6 @@ class TxMeta:
     first_log_index: int
 
 
-def effective_gas_price(tx: SignedTransactionAPI, base_fee: int) -> int:
-    """What the sender paid per gas in a block with this base fee (EIP-1559)."""
-    if tx.type_id in (None, 0, 1):
-        return tx.gas_price
-    return min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas)
-
-
 def tx_metas(block: BlockAPI, receipts: Sequence[ReceiptAPI]) -> list[TxMeta]:
     """Per-transaction facts of an executed block (senders are cached on the tx objects)."""
     base_fee = getattr(block.header, "base_fee_per_gas", 0) or 0
@@ -71,7 +66,7 @@ def tx_metas(block: BlockAPI, receipts: Sequence[ReceiptAPI]) -> list[TxMeta]:
         sender = tx.sender
         contract = generate_contract_address(sender, tx.nonce) if tx.to == b"" else None
         metas.append(TxMeta(sender, contract, receipt.gas_used - prev_cumulative,
-                            effective_gas_price(tx, base_fee), log_index))
+                            effective_price(tx, base_fee), log_index))
         prev_cumulative = receipt.gas_used
         log_index += len(receipt.logs)
     return metas

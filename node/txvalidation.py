@@ -109,9 +109,9 @@ def tip_cap(tx: SignedTransactionAPI) -> int:
     return tx.gas_price if tx_type(tx) < DYNAMIC_FEE_TX else tx.max_priority_fee_per_gas
 
 
-def effective_price(tx: SignedTransactionAPI) -> int:
-    """Gas price actually paid with a zero base fee."""
-    return min(tip_cap(tx), fee_cap(tx))
+def effective_price(tx: SignedTransactionAPI, base_fee: int = 0) -> int:
+    """Gas price actually paid in a block with this base fee (BSC's is 0): min(fee cap, base fee + tip cap)."""
+    return min(fee_cap(tx), base_fee + tip_cap(tx))
 
 
 def max_cost(tx: SignedTransactionAPI) -> int:

@@ -12,7 +12,8 @@ from typing import Sequence
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 
-from node.store import TxMeta, effective_gas_price
+from node.store import TxMeta
+from node.txvalidation import effective_price
 from node.txvalidation import BLOB_TX, DYNAMIC_FEE_TX, SET_CODE_TX, tx_type
 
 
@@ -131,7 +132,7 @@ def transaction(tx: SignedTransactionAPI, sender: bytes, where: TxContext | None
     kind = tx_type(tx)
     dynamic = kind >= DYNAMIC_FEE_TX
     if where is not None:
-        price = effective_gas_price(tx, where.base_fee)
+        price = effective_price(tx, where.base_fee)
     else:
         price = tx.max_fee_per_gas if dynamic else tx.gas_price
     fields = {
