@@ -13,8 +13,7 @@ import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 
 from node.store import TxMeta
-from node.txvalidation import effective_price
-from node.txvalidation import BLOB_TX, DYNAMIC_FEE_TX, SET_CODE_TX, tx_type
+from node.txvalidation import BLOB_TX, DYNAMIC_FEE_TX, SET_CODE_TX, effective_price, tx_type
 
 
 def quantity(value: int) -> str:

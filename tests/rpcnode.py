@@ -8,6 +8,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+import re
+
+from chainkit import calldata, deploy_token_raw, sign
 from node.accounts import dev_accounts
 from node.config import NodeConfig
 from node.node import Node
@@ -81,3 +84,33 @@ def serve(cors_origins: list[str] | None = None, **config: Any) -> Iterator[RpcN
     with Node(NodeConfig(**config)) as node:
         with RpcServer(node, "127.0.0.1", 0, cors_origins=cors_origins) as server:
             yield RpcNode(node, server)
+
+
+# -- sending through a served node (filters and subscriptions tests) --
+
+_ACCOUNTS = dev_accounts()
+OWNER, ALICE, BOB, CAROL = _ACCOUNTS[1:5]
+GETH_ID = re.compile(r"0x(0|[1-9a-f][0-9a-f]{0,31})")
+
+
+def hx(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+def send(r: RpcNode, account, **tx) -> str:
+    raw = sign(account, r.node.pool.pending_nonce(account.address), **tx)
+    return r.call("eth_sendRawTransaction", hx(raw))
+
+
+def transfer(r: RpcNode, token: bytes, to: bytes, amount: int) -> str:
+    return send(r, OWNER, to=token, data=calldata("transfer(address,uint256)", to, amount), gas=100_000)
+
+
+def deploy_token(r: RpcNode) -> bytes:
+    r.node.send_raw_transaction(deploy_token_raw(OWNER, r.node.pool.pending_nonce(OWNER.address)))
+    [b] = r.node.mine()
+    return r.node.chain.store.block_metas(b.hash)[0].contract_address
+
+
+def head(r: RpcNode) -> int:
+    return int(r.call("eth_blockNumber"), 16)

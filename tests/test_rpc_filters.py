@@ -1,6 +1,5 @@
 """Polling filters over a real server: raw JSON for each method, geth's errors and expiry, then web3.py v8's filters
 (contract event filter, block filter, pending filter) against an automining node."""
-import re
 import time
 
 import pytest
@@ -8,38 +7,9 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 
-from chainkit import TOKEN, TRANSFER_TOPIC, calldata, deploy_token_raw, sign
-from node.accounts import dev_accounts
+from chainkit import TOKEN, TRANSFER_TOPIC
 from rpc.server import RpcServer
-from rpcnode import RpcNode, serve
-
-A = dev_accounts()
-OWNER, ALICE, BOB, CAROL = A[1:5]
-GETH_ID = re.compile(r"0x(0|[1-9a-f][0-9a-f]{0,31})")
-
-
-def hx(b: bytes) -> str:
-    return "0x" + b.hex()
-
-
-def send(r: RpcNode, account, **tx) -> str:
-    raw = sign(account, r.node.pool.pending_nonce(account.address), **tx)
-    return r.call("eth_sendRawTransaction", hx(raw))
-
-
-def transfer(r: RpcNode, token: bytes, to: bytes, amount: int) -> str:
-    return send(r, OWNER, to=token, data=calldata("transfer(address,uint256)", to, amount), gas=100_000)
-
-
-def deploy_token(r: RpcNode) -> bytes:
-    r.node.send_raw_transaction(deploy_token_raw(OWNER, r.node.pool.pending_nonce(OWNER.address)))
-    [b] = r.node.mine()
-    return r.node.chain.store.block_metas(b.hash)[0].contract_address
-
-
-def head(r: RpcNode) -> int:
-    return int(r.call("eth_blockNumber"), 16)
-
+from rpcnode import ALICE, BOB, CAROL, GETH_ID, OWNER, RpcNode, deploy_token, head, hx, send, serve, transfer
 
 @pytest.fixture(scope="module")
 def token(rpc) -> bytes:

@@ -15,7 +15,7 @@ from chainkit import TRANSFER_TOPIC
 from rpc import subscriptions
 from rpc.server import HUB
 from rpc.subscriptions import Connection, Hub
-from test_rpc_filters import ALICE, BOB, CAROL, GETH_ID, deploy_token, hx, send, transfer
+from rpcnode import ALICE, BOB, CAROL, GETH_ID, deploy_token, hx, send, transfer
 
 HEAD_KEYS = ["parentHash", "sha3Uncles", "miner", "stateRoot", "transactionsRoot", "receiptsRoot", "logsBloom",
              "difficulty", "number", "gasLimit", "gasUsed", "timestamp", "extraData", "mixHash", "nonce",
