@@ -95,17 +95,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    config = load_genesis(args.genesis)
-    datadir: Path = args.datadir.expanduser()
-    db = LmdbDB(datadir / DB_DIR)
-    try:
-        chain = Chain(db, config)
-        genesis = chain.head
-    finally:
-        db.close()
-    shutil.copyfile(args.genesis, datadir / GENESIS_COPY)
-    print(f"initialised {datadir}: chain id {config.chain_id}, genesis 0x{genesis.hash.hex()}")
-    return 0
+    def work(chain: Chain) -> int:
+        print(f"initialised {args.datadir.expanduser()}: chain id {chain.config.chain_id}, "
+              f"genesis 0x{chain.head.hash.hex()}")
+        return 0
+    return _with_chain(args, work)
 
 
 def _genesis_for(datadir: Path, genesis: Path | None) -> Path:
