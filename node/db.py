@@ -25,11 +25,11 @@ DEFAULT_MAP_SIZE = 1 << 40  # address space only: LMDB's file grows with the dat
 class LmdbDB(BaseAtomicDB):
     """py-evm AtomicDatabaseAPI over one LMDB environment, with per-block write transactions."""
 
-    def __init__(self, path: str | os.PathLike, *, map_size: int = DEFAULT_MAP_SIZE, readonly: bool = False):
+    def __init__(self, path: str | os.PathLike, *, map_size: int = DEFAULT_MAP_SIZE):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._env = lmdb.open(
-            str(self.path), map_size=map_size, subdir=True, readonly=readonly, max_dbs=0,
+            str(self.path), map_size=map_size, subdir=True, max_dbs=0,
             # one process owns a data dir; metasync+sync keep every commit durable
             lock=True, sync=True, metasync=True, readahead=False, max_readers=256,
         )
