@@ -17,7 +17,12 @@ from typing import Callable, Sequence
 
 from eth.abc import BlockAPI, BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import Chain as PyEvmChain
+from eth.db.chain import ChainDB
+from eth.db.chain_gaps import reopen_gap
+from eth.db.schema import SchemaV1
 from eth.exceptions import HeaderNotFound
+from eth.rlp.sedes import chain_gaps
+import rlp
 from eth_utils import ValidationError
 
 from consensus.engine import HeaderFields, ParliaParams, PosaEngine
@@ -184,7 +189,8 @@ class Chain:
     def import_block(self, block: BlockAPI, *, check_future: bool = True) -> ImportResult:
         """Verify, execute (unless this node already did), persist and index `block` in one write transaction."""
         with self.db.transaction():
-            if self.header_by_hash(block.hash) is not None:
+            if self.header_by_hash(block.hash) is not None and (
+                    self.is_canonical(block.header) or block.header.parent_hash != self.head.hash):
                 return ImportResult(block, known=True)
             parent = self.header_by_hash(block.header.parent_hash)
             if parent is None:
@@ -210,3 +216,30 @@ class Chain:
                 self.store.index_block(new, receipts if new.hash == block.hash and receipts is not None
                                        else self.receipts(new.header))
         return ImportResult(block, False, persisted.new_canonical_blocks, persisted.old_canonical_blocks)
+
+    # -- rewinding (dev mode's evm_revert) ---------------------------------------------------------------------------
+    def rewind(self, target: BlockHeaderAPI) -> tuple[BlockAPI, ...]:
+        """Make the canonical block `target` the head again; returns the blocks that left the chain, newest first.
+
+        Their data stays in the db (a block sealed again with the same hash becomes canonical again on import).
+        """
+        if not self.is_canonical(target):
+            raise ChainError(f"block 0x{target.hash.hex()} is not canonical")
+        removed = []
+        with self.db.transaction():
+            header_gaps = self.chaindb._get_header_chain_gaps(self.db)
+            block_gaps = self.chaindb._get_chain_gaps(self.db)
+            for number in range(self.head.block_number, target.block_number, -1):
+                block = self.block_by_number(number)
+                self.store.unindex_block(block)
+                for tx in block.transactions:
+                    ChainDB._remove_transaction_from_canonical_chain(self.db, tx.hash)
+                del self.db[SchemaV1.make_block_number_to_hash_lookup_key(number)]
+                # py-evm tracks which numbers it holds; an open gap lets the next block at `number` be written
+                header_gaps = reopen_gap(number, header_gaps)
+                block_gaps = reopen_gap(number, block_gaps)
+                removed.append(block)
+            self.db[SchemaV1.make_header_chain_gaps_lookup_key()] = rlp.encode(header_gaps, sedes=chain_gaps)
+            self.db[SchemaV1.make_chain_gaps_lookup_key()] = rlp.encode(block_gaps, sedes=chain_gaps)
+            self.db[SchemaV1.make_canonical_head_hash_lookup_key()] = target.hash
+        return tuple(removed)

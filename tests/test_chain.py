@@ -193,3 +193,40 @@ def test_transactions_invalid_at_build_time_are_dropped(node, follower, monkeypa
     assert node.pool.get(gapped) is None and node.pool.status() == (0, 0)
     follower.chain.import_block(block, check_future=False)  # the skipped tx left no trace in the state root
     assert follower.chain.head.state_root == block.header.state_root
+
+
+def test_rewind_drops_later_blocks_and_their_indexes_and_the_chain_grows_again(node):
+    alice, bob = node.accounts[1:3]
+    [kept] = node.mine()
+    tx_hash = node.send_raw_transaction(sign(alice, 0, bob.address, 10**18))
+    dropped = node.mine(2)
+    assert node.chain.store.tx_location(tx_hash) is not None
+    removed = node.chain.rewind(kept.header)
+    assert [b.hash for b in removed] == [b.hash for b in reversed(dropped)]
+    assert node.chain.head == kept.header
+    assert node.chain.header_by_number(kept.number + 1) is None
+    assert node.chain.store.tx_location(tx_hash) is None
+    assert node.chain.state_at().get_nonce(alice.address) == 0
+    # the chain grows again from the rewound head with a different block at the dropped height
+    other = node.send_raw_transaction(sign(alice, 0, bob.address, 2 * 10**18))
+    [again] = node.mine()
+    assert again.number == kept.number + 1 and again.hash != dropped[0].hash
+    assert node.chain.store.tx_location(other).block_hash == again.hash
+    assert node.chain.is_canonical(again.header) and node.chain.head == again.header
+
+
+def test_a_known_block_that_left_the_chain_is_made_canonical_again_on_import(node):
+    [base] = node.mine()
+    [child] = node.mine()
+    node.chain.rewind(base.header)
+    assert not node.chain.is_canonical(child.header)
+    result = node.chain.import_block(child, check_future=False)
+    assert not result.known and node.chain.head == child.header
+
+
+def test_rewind_refuses_a_block_off_the_canonical_chain(node):
+    [base] = node.mine()
+    [child] = node.mine()
+    node.chain.rewind(base.header)
+    with pytest.raises(ChainError, match="not canonical"):
+        node.chain.rewind(child.header)
