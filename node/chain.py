@@ -15,7 +15,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from eth.abc import BlockAPI, BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
+from eth.abc import (BlockAPI, BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI, StateAPI,
+                     VirtualMachineAPI)
 from eth.chains.base import Chain as PyEvmChain
 from eth.db.chain import ChainDB
 from eth.db.chain_gaps import reopen_gap
@@ -33,6 +34,8 @@ from node.genesis import ChainConfig, config_hash
 from node.store import Store
 
 log = logging.getLogger("smartchain.chain")
+
+StateEdit = Callable[[StateAPI], None]
 
 
 class ChainError(Exception):
@@ -89,6 +92,7 @@ class Chain:
             consensus_context_class=context_class_for(self.engine))
         self.store = Store(db)
         self._executed: OrderedDict[bytes, tuple[ReceiptAPI, ...]] = OrderedDict()
+        self._head_edits: tuple[bytes, tuple[StateEdit, ...]] = (b"", ())
         self._init_or_check_genesis()
         self.py = self.py_chain_class(db)
         self.chaindb = self.py.chaindb
@@ -141,9 +145,16 @@ class Chain:
     def receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
         return self.chaindb.get_receipts(header, self.vm_class.get_block_class().receipt_builder)
 
+    def vm_at(self, header: BlockHeaderAPI | None = None) -> VirtualMachineAPI:
+        """A VM on the state after `header` (default: the head), with the head's pending dev edits applied."""
+        header = header or self.head
+        vm = self.py.get_vm(header)
+        self._apply_edits(header, vm.state)
+        return vm
+
     def state_at(self, header: BlockHeaderAPI | None = None) -> StateAPI:
         """State after `header` (default: the head). Read-only use: nothing is persisted from it."""
-        return self.py.get_vm(header or self.head).state
+        return self.vm_at(header).state
 
     def is_canonical(self, header: BlockHeaderAPI) -> bool:
         canonical = self.header_by_number(header.block_number)
@@ -158,6 +169,7 @@ class Chain:
             mix_hash=fields.mix_hash, extra_data=fields.extra_data, gas_limit=fields.gas_limit)
         vm = self.py.get_vm(header)
         vm.block_preprocessing(vm.get_block())
+        self._apply_edits(parent, vm.state)
         header = vm.get_header()
         included, receipts, computations, rejected = [], [], [], []
         for tx in transactions:
@@ -217,11 +229,35 @@ class Chain:
                                        else self.receipts(new.header))
         return ImportResult(block, False, persisted.new_canonical_blocks, persisted.old_canonical_blocks)
 
-    # -- rewinding (dev mode's evm_revert) ---------------------------------------------------------------------------
+    # -- dev mode: state edits (anvil_setBalance ...) and rewinding (evm_revert) ------------------------------------
+    def edit_head_state(self, edit: StateEdit) -> None:
+        """Apply `edit` to the head's state as every read sees it; the next block built on the head writes it.
+
+        As in anvil and Hardhat, no block is made for the edit; the head's header keeps its state root until then.
+        """
+        head = self.head.hash
+        edits = self._head_edits[1] if self._head_edits[0] == head else ()
+        self._head_edits = (head, edits + (edit,))
+
+    @property
+    def head_edits(self) -> tuple[bytes, tuple[StateEdit, ...]]:
+        return self._head_edits
+
+    @head_edits.setter
+    def head_edits(self, value: tuple[bytes, tuple[StateEdit, ...]]) -> None:
+        self._head_edits = value
+
+    def _apply_edits(self, header: BlockHeaderAPI, state: StateAPI) -> None:
+        block_hash, edits = self._head_edits
+        if edits and header.hash == block_hash:
+            for edit in edits:
+                edit(state)
+
     def rewind(self, target: BlockHeaderAPI) -> tuple[BlockAPI, ...]:
         """Make the canonical block `target` the head again; returns the blocks that left the chain, newest first.
 
         Their data stays in the db (a block sealed again with the same hash becomes canonical again on import).
+        Pending head edits are dropped: the rewound head's state is the one stored for it.
         """
         if not self.is_canonical(target):
             raise ChainError(f"block 0x{target.hash.hex()} is not canonical")
@@ -242,4 +278,5 @@ class Chain:
             self.db[SchemaV1.make_header_chain_gaps_lookup_key()] = rlp.encode(header_gaps, sedes=chain_gaps)
             self.db[SchemaV1.make_chain_gaps_lookup_key()] = rlp.encode(block_gaps, sedes=chain_gaps)
             self.db[SchemaV1.make_canonical_head_hash_lookup_key()] = target.hash
+        self._head_edits = (b"", ())
         return tuple(removed)

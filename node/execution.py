@@ -68,7 +68,7 @@ def call_transaction(vm, params: CallParams, gas: int):
 
 
 def _execute(chain, header: BlockHeaderAPI, params: CallParams, gas: int) -> ComputationAPI:
-    vm = chain.py.get_vm(header)
+    vm = chain.vm_at(header)
     return vm.state.apply_transaction(call_transaction(vm, params, gas))
 
 

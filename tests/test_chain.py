@@ -230,3 +230,19 @@ def test_rewind_refuses_a_block_off_the_canonical_chain(node):
     node.chain.rewind(base.header)
     with pytest.raises(ChainError, match="not canonical"):
         node.chain.rewind(child.header)
+
+
+def test_head_state_edits_show_at_the_head_and_are_written_by_the_next_block(node):
+    [base] = node.mine()
+    who = b"\x42" * 20
+    node.chain.edit_head_state(lambda state: state.set_balance(who, 7))
+    node.chain.edit_head_state(lambda state: state.set_code(who, b"\x60\x00"))
+    assert node.chain.head == base.header  # no block for an edit
+    assert node.chain.state_at().get_balance(who) == 7
+    assert node.chain.state_at(node.chain.header_by_number(0)).get_balance(who) == 0  # older blocks untouched
+    [block] = node.mine()
+    state = node.chain.state_at(block.header)
+    assert (state.get_balance(who), state.get_code(who)) == (7, b"\x60\x00")
+    assert state.state_root == block.header.state_root
+    node.chain.rewind(base.header)
+    assert node.chain.state_at().get_balance(who) == 0  # edits belong to the head they were made on
