@@ -225,8 +225,11 @@ class Chain:
             for old in persisted.old_canonical_blocks:
                 self.store.unindex_block(old)
             for new in persisted.new_canonical_blocks:
-                self.store.index_block(new, receipts if new.hash == block.hash and receipts is not None
-                                       else self.receipts(new.header))
+                if new.hash == block.hash:
+                    # this block's own objects: their senders were recovered (or, dev mode, impersonated) already
+                    self.store.index_block(block, receipts if receipts is not None else self.receipts(new.header))
+                else:
+                    self.store.index_block(new, self.receipts(new.header))
         return ImportResult(block, False, persisted.new_canonical_blocks, persisted.old_canonical_blocks)
 
     # -- dev mode: state edits (anvil_setBalance ...) and rewinding (evm_revert) ------------------------------------
