@@ -14,6 +14,7 @@ from node.chain import Chain
 from node.clock import Clock
 from node.config import NodeConfig
 from node.db import LmdbDB
+from node.devtools import DevTools
 from node.genesis import load_genesis
 from node.producer import Producer
 from node.txpool import PoolConfig, TxPool
@@ -39,6 +40,7 @@ class Node:
         self.chain: Chain | None = None
         self.pool: TxPool | None = None
         self.producer: Producer | None = None
+        self.dev: DevTools | None = None   # dev mode's controls (anvil's evm_*/anvil_* methods)
 
     @property
     def datadir(self) -> Path:
@@ -58,6 +60,8 @@ class Node:
             key = self._validator_key()
             self.producer = Producer(self.chain, self.pool, key, self.clock, self.config.block_time)
             self.pool.on_pending.append(self.producer.notify_pending)
+            if self.config.dev:
+                self.dev = DevTools(self)
             if self.producer.address not in self.chain.engine.params.validators:
                 log.warning("key 0x%s is not a validator of this chain: not producing blocks",
                             self.producer.address.hex())

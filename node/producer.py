@@ -1,7 +1,8 @@
 """Block production: wait for the slot, take the pool's best transactions, build, seal, import, announce.
 
-Modes, as anvil names them: interval mining (a block every `block_time` seconds, empty blocks too, as BSC does)
-and automine (`block_time` 0: a block as soon as transactions are pending).
+Modes, as anvil names them: interval mining (a block every `block_time` seconds, empty blocks too, as BSC does),
+automine (`block_time` 0: a block as soon as transactions are pending), and, set by dev methods, neither (blocks
+only on demand).
 """
 from __future__ import annotations
 
@@ -28,11 +29,13 @@ class Producer:
         self.key = key
         self.address = key.public_key.to_canonical_address()
         self.clock = clock
-        period = chain.engine.params.period
+        self.period_ms = chain.engine.params.period * 1000
         self.automine = block_time == 0
-        self.interval_ms = int((period if block_time is None else max(block_time, period)) * 1000)
+        self.interval_ms: int | None = None if self.automine else max(
+            int((block_time or 0) * 1000), self.period_ms)
+        self.next_timestamp_ms: int | None = None   # dev mode's evm_setNextBlockTimestamp, used once
         self.listeners: list[BlockListener] = []
-        self._lock = threading.Lock()
+        self.lock = threading.RLock()   # held while a block is made; dev mode holds it to rewind or edit safely
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -56,22 +59,34 @@ class Producer:
         if self.automine:
             self._wake.set()
 
+    def set_mode(self, automine: bool, interval_ms: int | None) -> None:
+        """Mining mode as anvil switches it: automine, a block every `interval_ms`, or neither (blocks on demand)."""
+        self.automine = automine
+        self.interval_ms = None if automine or not interval_ms else max(interval_ms, self.period_ms)
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Re-read the mode and the clock now (after the mode or the time was changed)."""
+        self._wake.set()
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 if self.automine:
                     self._wake.wait(0.5)
                     self._wake.clear()
-                    if self._stop.is_set():
-                        break
-                    while self.pool.status()[0] and not self._stop.is_set():
+                    while self.automine and self.pool.status()[0] and not self._stop.is_set():
                         if not self.produce_block().transactions:
                             break  # nothing pending was executable: wait for the next transaction
-                else:
+                elif self.interval_ms:
                     target = max(self.chain.engine.next_block_ms(self.chain.head), self._last_ms + self.interval_ms)
-                    if self.clock.wait_until(target, self._stop):
-                        break
+                    if self.clock.wait_until(target, self._wake):
+                        self._wake.clear()
+                        continue   # woken: mode, time or stop changed
                     self.produce_block()
+                else:
+                    self._wake.wait()
+                    self._wake.clear()
             except Exception:  # the node keeps running; the next slot tries again
                 log.exception("block production failed")
                 self._stop.wait(1.0)
@@ -79,9 +94,11 @@ class Producer:
     # -- one block -------------------------------------------------------------------------------------------------
     def produce_block(self, timestamp_ms: int | None = None) -> BlockAPI:
         """Build, seal and import one block on the current head now."""
-        with self._lock:
+        with self.lock:
             started = time.perf_counter()
             head = self.chain.head
+            if timestamp_ms is None:
+                timestamp_ms, self.next_timestamp_ms = self.next_timestamp_ms, None
             now = self.clock.now_ms() if timestamp_ms is None else timestamp_ms
             fields = self.chain.engine.prepare(head, self.address, now)
             built = self.chain.build_block(head, fields, self.pool.pending_for_block())

@@ -17,6 +17,7 @@ from eth_account import Account
 from eth_account.messages import SignableMessage, encode_defunct, encode_typed_data
 from eth_utils import to_checksum_address
 
+from node.devtools import as_impersonated, impersonation_key
 from node.execution import estimate_gas as run_estimate
 from node.txvalidation import DYNAMIC_FEE_TX, tx_type
 from node.txvalidation import decode as decode_transaction
@@ -39,9 +40,24 @@ def accounts(node) -> list[str]:
 def send_transaction(node, args: CallArgs) -> str:
     """Without a nonce, the sender's next nonce is taken and the transaction submitted under the sender's lock (geth's
     AddrLocker), so that concurrent sends from one account get consecutive nonces."""
+    if _impersonated(node, args.sender):
+        return _send_impersonated(node, args.sender, args)
     account = _account(node, args.sender)
     with _nonce_lock(account.address) if args.nonce is None else nullcontext():
         return encode.data(node.send_raw_transaction(_sign_transaction(node, account, args)))
+
+
+def _impersonated(node, sender: bytes | None) -> bool:
+    """anvil_impersonateAccount: a sender without a key here that dev mode lets send anyway."""
+    return (node.dev is not None and sender is not None and node.dev.is_impersonated(sender)
+            and all(a.address != sender for a in node.accounts))
+
+
+def _send_impersonated(node, sender: bytes, args: CallArgs) -> str:
+    with _nonce_lock(sender) if args.nonce is None else nullcontext():
+        signed = Account.sign_transaction(_fill(node, sender, args), impersonation_key(sender).to_bytes())
+        tx = as_impersonated(decode_transaction(bytes(signed.raw_transaction)), sender)
+        return encode.data(node.pool.add(tx))
 
 
 def sign_transaction(node, args: CallArgs) -> dict:

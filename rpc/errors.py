@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from node.devtools import DevError
 from node.execution import ExecutionError, ExecutionReverted
 from node.txerrors import TxPoolError
 
@@ -98,7 +99,7 @@ def to_rpc_error(exc: BaseException) -> RpcError:
         return ServerError(exc.message)
     if isinstance(exc, ExecutionReverted):
         return ExecutionRevertedError(exc.data, exc.reason)
-    if isinstance(exc, ExecutionError):
+    if isinstance(exc, (ExecutionError, DevError)):
         return ServerError(str(exc))
     log.error("internal error handling an RPC call", exc_info=exc)
     return InternalError("internal error")

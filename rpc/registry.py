@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Callable, Collection
 
-from rpc import accounts, debug, eth, fees, filters, logs, net, subscriptions, txpool, web3
+from rpc import accounts, debug, dev, eth, fees, filters, logs, net, subscriptions, txpool, web3
 from rpc.errors import InvalidParams, MethodNotFound
 from rpc.filters import FilterManager, Id, parse_id
 from rpc.params import PARSERS as PARAM_PARSERS, ParamError
@@ -26,7 +26,7 @@ from rpc.subscriptions import Connection, NotificationsUnsupported, Subscription
 
 PARSERS: dict[Any, Callable[[Any], Any]] = {**PARAM_PARSERS, Id: parse_id,
                                              accounts.TypedData: accounts.parse_typed_data,
-                                             debug.TraceConfigArg: debug.parse_trace_config_arg}
+                                             debug.TraceConfigArg: debug.parse_trace_config_arg, **dev.PARSERS}
 
 METHODS: dict[str, Callable] = {
     "web3_clientVersion": web3.client_version,
@@ -85,7 +85,7 @@ SUBSCRIPTIONS: dict[str, Callable] = {
     "newPendingTransactions": subscriptions.new_pending_transactions,
 }
 
-# Registered only when the node runs in dev mode (unlocked test accounts).
+# Registered only when the node runs in dev mode: unlocked test accounts and anvil's chain controls.
 DEV_METHODS: dict[str, Callable] = {
     "eth_accounts": accounts.accounts,
     "eth_sendTransaction": accounts.send_transaction,
@@ -93,6 +93,7 @@ DEV_METHODS: dict[str, Callable] = {
     "eth_sign": accounts.sign,
     "personal_sign": accounts.personal_sign,
     "eth_signTypedData_v4": accounts.sign_typed_data_v4,
+    **dev.METHODS,
 }
 
 # Namespaces outside geth's default modules: served in dev mode, else only when asked for (geth's --http.api).

@@ -27,6 +27,7 @@ from chainkit import GWEI, TRANSFER_TOPIC, calldata, deploy_token_raw, sign, tok
 from node.accounts import dev_accounts
 from node.txvalidation import decode
 from rpc.accounts import TypedData
+from rpc.dev import U256, MineOptions
 from rpc.filters import Id
 from rpc.params import (Address, BlockCount, BlockNumber, BlockRef, CallArgs, Data, FilterCriteria, Hash,
                         ParamError, Percentiles, Quantity, StorageKey, Uint64)
@@ -40,6 +41,8 @@ WS_CASES = 1200
 ACCOUNTS = dev_accounts()
 ADDRESSES = ["0x" + a.address.hex() for a in ACCOUNTS[:4]] + ["0x" + "00" * 19 + "04", "0x" + "00" * 20]
 HASH = "0x" + "ab" * 32
+# dev methods' numbers: valid, leading zeros, decimal, and what anvil refuses (odd digits, separators, Unicode digits)
+U256_VALUES = [0, 1, "0x1", "0x01", "5", "0x10", -1, 2**256, 2**63, "0x", "abc", 1.5, "\u0661", "0x1_0", "0x" + "f" * 65]
 INITCODES = ["0x00", "0x6000", "0x600160005500", "0x60006000fd", "0x6001600052600160" + "1ff3"]  # cheap, no loops
 
 
@@ -74,6 +77,9 @@ class Generator:
             PARSERS[FilterCriteria]: self.filter_criteria,
             PARSERS[Id]: lambda: self.pick(["0x1", "0xdeadbeef", "", 1, None, ["0x1"]]),
             PARSERS[TypedData]: self.typed_data,
+            PARSERS[U256]: lambda: self.pick(U256_VALUES),
+            PARSERS[MineOptions]: lambda: self.pick([5, "0x5", {"blocks": 2}, {"blocks": "0x1", "timestamp": 1},
+                                                     {"blocks": 2**63}, {"when": 1}, [], "abc", 1.5]),
         }
 
     def pick(self, options: list) -> Any:
@@ -242,6 +248,8 @@ class Generator:
         raw = bytearray(sign(ACCOUNTS[self.r.randrange(4)], self.r.randrange(3), to=ACCOUNTS[5].address,
                              value=self.r.randrange(3), dynamic=self.r.random() < 0.5))
         for _ in range(self.r.randrange(1, 4)):
+            if not raw:
+                break   # cut to nothing: empty bytes are a case of their own
             roll = self.r.randrange(4)
             if roll == 0:
                 raw[self.r.randrange(len(raw))] = self.r.randrange(256)
