@@ -64,6 +64,10 @@ class InvalidMixDigest(ConsensusError):
     """mixHash is not a 32-byte integer 0..999 (the millisecond part of the block time)."""
 
 
+class InvalidNonce(ConsensusError):
+    """Nonce is not zero (BSC's Prepare zeroes it; smartchain also requires it, as Parlia has no use for it)."""
+
+
 class InvalidGasLimit(ConsensusError):
     """Gas limit outside [5000, 2**63-1] or moved too far from the parent's."""
 
@@ -86,5 +90,36 @@ class UnauthorizedValidator(ConsensusError):
     """The signer is not in the validator set in force for this block."""
 
 
+class RecentlySigned(ConsensusError):
+    """The signer sealed turnLength or more of the previous (N/2+1)*turnLength-1 blocks (BSC's recents rule)."""
+
+
+class InvalidBlockNumber(ConsensusError):
+    """The header's number does not follow its parent's."""
+
+
 class InvalidTimestamp(ConsensusError):
-    """The block time is in the future or too close to the parent's."""
+    """The block time is before parent + period + the signer's back-off."""
+
+
+class FutureBlock(InvalidTimestamp):
+    """The block time is ahead of the verifier's clock."""
+
+
+class MismatchingEpochValidators(ConsensusError):
+    """An epoch block's validator list (addresses and BLS keys) is not the set this node expects next."""
+
+
+class MismatchingEpochTurnLength(ConsensusError):
+    """An epoch block's turnLength is not the one this node expects next."""
+
+
+# --- snapshots (snapshot.Snapshot.apply, snapshot.SnapshotStore) ---
+
+
+class UnknownAncestor(ConsensusError):
+    """A header needed to build the snapshot is not known."""
+
+
+class OutOfRangeChain(ConsensusError):
+    """Headers given to Snapshot.apply do not continue the snapshot's block one by one."""

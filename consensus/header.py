@@ -26,6 +26,7 @@ from consensus.errors import (
     InvalidGasLimit,
     InvalidGasUsed,
     InvalidMixDigest,
+    InvalidNonce,
     InvalidSignature,
     InvalidTurnLength,
     InvalidUncleHash,
@@ -45,6 +46,7 @@ MIN_GAS_LIMIT = 5000
 MAX_GAS_LIMIT = 2**63 - 1
 MAX_MILLISECONDS = 999  # Lorentz+: mixHash holds the millisecond part of the block time
 MAX_ATTESTATION_EXTRA = 256
+ZERO_NONCE = bytes(8)
 
 # The geth header fields every era signs, in RLP order (py-evm attribute names).
 _SEALED_FIELDS = (
@@ -337,6 +339,10 @@ def check_standalone(header: BlockHeaderAPI, *, epoch_length: int, luban: bool =
         raise InvalidDifficulty(
             f"want difficulty {DIFF_NO_TURN} or {DIFF_IN_TURN}, have {header.difficulty}"
         )
+    # BSC only zeroes the nonce in Prepare; requiring it costs nothing (every real BSC header has 0) and leaves
+    # no free bytes in the header.
+    if number > 0 and header.nonce != ZERO_NONCE:
+        raise InvalidNonce(f"want a zero nonce {encode_hex(ZERO_NONCE)}, have {encode_hex(header.nonce)}")
     if not MIN_GAS_LIMIT <= header.gas_limit <= MAX_GAS_LIMIT:
         raise InvalidGasLimit(f"want gas limit in [{MIN_GAS_LIMIT}, {MAX_GAS_LIMIT}], have {header.gas_limit}")
     if header.gas_used > header.gas_limit:

@@ -15,6 +15,7 @@ from consensus.errors import (
     InvalidGasLimit,
     InvalidGasUsed,
     InvalidMixDigest,
+    InvalidNonce,
     InvalidSignature,
     InvalidTurnLength,
     InvalidUncleHash,
@@ -262,6 +263,7 @@ def raw_extra(middle: bytes) -> bytes:
     (1, dict(mix_hash=(999).to_bytes(32, "big"), difficulty=1), None),
     (1, dict(gas_limit=5000, gas_used=5000), None),
     (0, dict(difficulty=0, extra_data=encode_extra(infos("AB"), 1)), None),  # genesis difficulty is free
+    (0, dict(difficulty=0, extra_data=encode_extra(infos("AB"), 1), nonce=b"\0" * 7 + b"\x42"), None),  # and nonce
     # validator bytes where they do not belong
     (EPOCH + 1, dict(extra_data=EPOCH_EXTRA), ExtraValidators),
     (1, dict(extra_data=raw_extra(addr("A"))), ExtraValidators),
@@ -283,6 +285,8 @@ def raw_extra(middle: bytes) -> bytes:
     (1, dict(mix_hash=(1000).to_bytes(32, "big")), InvalidMixDigest),
     (1, dict(mix_hash=b"\1"), InvalidMixDigest),
     (1, dict(uncles_hash=keccak(b"uncle")), InvalidUncleHash),
+    (1, dict(nonce=b"\0" * 7 + b"\1"), InvalidNonce),
+    (1, dict(nonce=b"\xff" * 8), InvalidNonce),
     (1, dict(difficulty=0), InvalidDifficulty),
     (1, dict(difficulty=3), InvalidDifficulty),
     (1, dict(gas_limit=4999, gas_used=0), InvalidGasLimit),
