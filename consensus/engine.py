@@ -1,32 +1,56 @@
-"""PosaEngine: Parlia's verbs (verify_header, prepare, seal, finalize, author) over the pure rules in header.py.
+"""PosaEngine: Parlia's verbs (verify_header, prepare, seal, finalize, author) over header.py and snapshot.py.
 
-This is the single-validator-set engine of the chain core: the validator set is the genesis one. Snapshots,
-recents, back-off, staking and slashing extend it (consensus/snapshot.py, staking.py).
+Given a header lookup (and a key-value db for checkpoints) the engine follows the chain through snapshots: the
+validator set, turn length and recent signers at the parent decide who may seal, with what difficulty and how
+late. Without one it runs on the fixed genesis set with no recents, which is all a single-validator chain needs.
+The next validator set for epoch blocks comes from `election(parent)` when given (staking state), else the set in
+force carries over.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
 
 from eth.abc import BlockHeaderAPI, StateAPI
 from eth_keys.datatypes import PrivateKey
+from eth_utils import encode_hex
 
 from consensus import header as rules
-from consensus.errors import CoinbaseMismatch, ConsensusError, InvalidTimestamp, UnauthorizedValidator
+from consensus import snapshot as snapshots
+from consensus.errors import (
+    CoinbaseMismatch,
+    FutureBlock,
+    InvalidBlockNumber,
+    InvalidTimestamp,
+    MismatchingEpochTurnLength,
+    MismatchingEpochValidators,
+    RecentlySigned,
+    UnauthorizedValidator,
+)
+from consensus.header import ValidatorInfo
+from consensus.snapshot import EpochSet, Snapshot, SnapshotStore
 
 MS_PER_S = 1000
+INITIAL_BACKOFF_MS = 2000  # BSC lorentzInitialBackOffTime
+WIGGLE_MS = 1000  # BSC wiggleTime
+
+HeaderLookup = Callable[[bytes], BlockHeaderAPI | None]
+Election = Callable[[BlockHeaderAPI], EpochSet]
 
 
 class ParliaParams:
     """The protocol parameters of one chain, as read from genesis."""
 
-    def __init__(self, chain_id: int, period: int, epoch: int, validators: Sequence[bytes]):
+    def __init__(self, chain_id: int, period: int, epoch: int, validators: Sequence[bytes], *,
+                 turn_length: int = 1, initial_backoff_ms: int = INITIAL_BACKOFF_MS, wiggle_ms: int = WIGGLE_MS):
         self.chain_id = chain_id
         self.period = period
         self.epoch = epoch
-        self.validators = tuple(sorted(validators))
-        self.turn_length = 1
+        self.validators = tuple(sorted(validators))  # the genesis set
+        self.turn_length = turn_length  # of the genesis set (genesis extraData has no turnLength byte)
+        self.initial_backoff_ms = initial_backoff_ms
+        self.wiggle_ms = wiggle_ms
 
 
 def header_ms(header: BlockHeaderAPI) -> int:
@@ -47,9 +71,21 @@ class HeaderFields:
 
 
 class PosaEngine:
-    def __init__(self, params: ParliaParams):
+    def __init__(self, params: ParliaParams, header_by_hash: HeaderLookup | None = None, db: object | None = None,
+                 *, election: Election | None = None, checkpoint_interval: int = snapshots.CHECKPOINT_INTERVAL,
+                 cache_size: int = snapshots.CACHE_SIZE):
+        """`header_by_hash` (+ `db` for checkpoints, memory only without it) turns on snapshots."""
+        if db is not None and header_by_hash is None:
+            raise ValueError("a snapshot db needs header_by_hash to walk the chain")
         self.params = params
+        self.election = election
         self._author = lru_cache(maxsize=4096)(self._recover)
+        self.snapshots: SnapshotStore | None = None
+        if header_by_hash is not None:
+            self.snapshots = SnapshotStore(
+                params.chain_id, params.epoch, header_by_hash, db, turn_length=params.turn_length,
+                author=self.author, checkpoint_interval=checkpoint_interval, cache_size=cache_size)
+        self._static_set = EpochSet.of(params.validators, params.turn_length) if params.validators else None
 
     # -- author ----------------------------------------------------------------------------------------------------
     def _recover(self, header: BlockHeaderAPI) -> bytes:
@@ -59,9 +95,50 @@ class PosaEngine:
         """The validator that sealed `header` (cached by header)."""
         return self._author(header)
 
+    # -- snapshots -------------------------------------------------------------------------------------------------
+    def snapshot(self, parent: BlockHeaderAPI) -> Snapshot:
+        """The snapshot after `parent`: who may seal its child."""
+        if self.snapshots is not None:
+            return self.snapshots.get(parent)
+        if self._static_set is None:
+            raise ValueError("no genesis validators and no header lookup: nobody may seal")
+        return Snapshot(self.params.chain_id, self.params.epoch, parent.block_number, parent.hash,
+                        self._static_set.validators, self._static_set.turn_length)
+
     def validators_at(self, parent: BlockHeaderAPI) -> tuple[bytes, ...]:
-        """The set allowed to seal the child of `parent`."""
-        return self.params.validators
+        """The set allowed to seal the child of `parent`, in address order."""
+        return self.snapshot(parent).addresses
+
+    def in_turn_validator(self, parent: BlockHeaderAPI) -> bytes:
+        """Whose turn the child of `parent` is."""
+        return self.snapshot(parent).in_turn_validator()
+
+    def in_turn(self, parent: BlockHeaderAPI, validator: bytes) -> bool:
+        return self.snapshot(parent).in_turn(validator)
+
+    def signed_recently(self, parent: BlockHeaderAPI, validator: bytes) -> bool:
+        """True when the recents rule forbids `validator` to seal the child of `parent`."""
+        return self.snapshot(parent).signed_recently(validator)
+
+    def backoff_ms(self, parent: BlockHeaderAPI, validator: bytes) -> int:
+        """How long after parent + period `validator` waits to seal the child of `parent` (0 in turn)."""
+        return self._backoff(self.snapshot(parent), validator)
+
+    def _backoff(self, snap: Snapshot, validator: bytes) -> int:
+        return snapshots.backoff_ms(snap, validator, self.params.initial_backoff_ms, self.params.wiggle_ms)
+
+    def next_block_ms(self, parent: BlockHeaderAPI, validator: bytes | None = None) -> int | None:
+        """Earliest time the child of `parent` may carry; for `validator`, its own (period + back-off).
+
+        None when `validator` may not seal that block at all (not in the set, or signed recently).
+        """
+        earliest = header_ms(parent) + self.params.period * MS_PER_S
+        if validator is None:
+            return earliest
+        snap = self.snapshot(parent)
+        if not snap.is_validator(validator) or snap.signed_recently(validator):
+            return None
+        return earliest + self._backoff(snap, validator)
 
     # -- verification ------------------------------------------------------------------------------------------------
     def check_standalone(self, header: BlockHeaderAPI) -> None:
@@ -69,53 +146,112 @@ class PosaEngine:
         self.author(header)  # the seal must recover
 
     def verify_header(self, header: BlockHeaderAPI, parent: BlockHeaderAPI, now_ms: int | None = None) -> None:
-        """Every Parlia rule for `header` given its parent: standalone fields, time, gas limit, signer, difficulty."""
+        """Every Parlia rule for `header` given its parent: fields, time, gas limit, seal, epoch set, back-off."""
         self.check_standalone(header)
-        if header.block_number != parent.block_number + 1:
-            raise ConsensusError(f"block number {header.block_number} does not follow parent {parent.block_number}")
-        earliest = header_ms(parent) + self.params.period * MS_PER_S
-        if header_ms(header) < earliest:
-            raise InvalidTimestamp(f"block time {header_ms(header)} ms is before parent + period ({earliest} ms)")
+        number = header.block_number
+        if number != parent.block_number + 1 or header.parent_hash != parent.hash:
+            raise InvalidBlockNumber(
+                f"block {number} (parent {encode_hex(header.parent_hash)}) does not follow block "
+                f"{parent.block_number} ({encode_hex(parent.hash)})")
         if now_ms is not None and header.timestamp > now_ms // MS_PER_S:
-            raise InvalidTimestamp(f"block time {header.timestamp} s is in the future (now {now_ms // MS_PER_S} s)")
+            raise FutureBlock(f"block time {header.timestamp} s is in the future (now {now_ms // MS_PER_S} s)")
         rules.check_gas_limit(header, parent)
-        self.verify_seal(header, parent)
+        snap = self.snapshot(parent)
+        self._verify_seal(header, snap)
+        if number % self.params.epoch == 0:
+            self._verify_epoch_set(header, self._expected_set(parent, snap))
+        earliest = header_ms(parent) + self.params.period * MS_PER_S
+        backoff = self._backoff(snap, header.coinbase)
+        if header_ms(header) < earliest + backoff:
+            raise InvalidTimestamp(
+                f"block time {header_ms(header)} ms is before parent + period + back-off "
+                f"({header_ms(parent)} + {self.params.period * MS_PER_S} + {backoff} = {earliest + backoff} ms)")
 
     def verify_seal(self, header: BlockHeaderAPI, parent: BlockHeaderAPI) -> None:
+        """Signer = coinbase, in the parent snapshot's set, not recently signed, difficulty matching its turn."""
+        self._verify_seal(header, self.snapshot(parent))
+
+    def _verify_seal(self, header: BlockHeaderAPI, snap: Snapshot) -> None:
         signer = self.author(header)
         if signer != header.coinbase:
-            raise CoinbaseMismatch(f"signer 0x{signer.hex()} is not the coinbase 0x{header.coinbase.hex()}")
-        validators = self.validators_at(parent)
-        if signer not in validators:
-            raise UnauthorizedValidator(f"signer 0x{signer.hex()} is not in the validator set")
-        rules.check_difficulty(header, validators, signer, self.params.turn_length)
+            raise CoinbaseMismatch(f"signer {encode_hex(signer)} is not the coinbase {encode_hex(header.coinbase)}")
+        self._check_may_seal(snap, signer)
+        rules.check_difficulty(header, snap.addresses, signer, snap.turn_length)
+
+    def _check_may_seal(self, snap: Snapshot, signer: bytes) -> None:
+        number = snap.number + 1
+        if not snap.is_validator(signer):
+            raise UnauthorizedValidator(
+                f"block {number}: signer {encode_hex(signer)} is not in the validator set "
+                f"({len(snap.validators)} validators at block {snap.number})")
+        counts = snap.recent_counts()
+        if snap.signed_recently(signer, counts):
+            raise RecentlySigned(
+                f"block {number}: signer {encode_hex(signer)} sealed {counts[signer]} of the last "
+                f"{snap.recents_window} blocks, want fewer than turn length {snap.turn_length}")
+
+    def _expected_set(self, parent: BlockHeaderAPI, snap: Snapshot) -> EpochSet:
+        return self.election(parent) if self.election is not None else snap.epoch_set
+
+    def _verify_epoch_set(self, header: BlockHeaderAPI, expected: EpochSet) -> None:
+        parsed = rules.parse_extra(header.extra_data, epoch_block=True)
+        if parsed.addresses != expected.addresses:
+            raise MismatchingEpochValidators(
+                f"epoch block {header.block_number}: want validators {_describe(expected.addresses)}, "
+                f"have {_describe(parsed.addresses)}")
+        for want, have in zip(expected.validators, parsed.validators):
+            if want.vote_address != have.vote_address:
+                raise MismatchingEpochValidators(
+                    f"epoch block {header.block_number}: want BLS key {encode_hex(want.vote_address)} for "
+                    f"{encode_hex(want.address)}, have {encode_hex(have.vote_address)}")
+        if parsed.turn_length != expected.turn_length:
+            raise MismatchingEpochTurnLength(
+                f"epoch block {header.block_number}: want turn length {expected.turn_length}, "
+                f"have {parsed.turn_length}")
 
     # -- production --------------------------------------------------------------------------------------------------
-    def prepare(self, parent: BlockHeaderAPI, coinbase: bytes, now_ms: int) -> HeaderFields:
-        """Header fields for the child of `parent` sealed by `coinbase`, stamped no earlier than `now_ms`."""
+    def prepare(self, parent: BlockHeaderAPI, coinbase: bytes, now_ms: int,
+                validators: Sequence[ValidatorInfo | bytes] | None = None,
+                turn_length: int | None = None) -> HeaderFields:
+        """Header fields for the child of `parent` sealed by `coinbase`, stamped no earlier than `now_ms`.
+
+        An epoch block carries `validators` (with BLS keys) and `turn_length` when given, else the election's set,
+        else the set in force. Raises UnauthorizedValidator / RecentlySigned when `coinbase` may not seal it.
+        """
         number = parent.block_number + 1
-        validators = self.validators_at(parent)
-        ms = max(header_ms(parent) + self.params.period * MS_PER_S, now_ms)
+        snap = self.snapshot(parent)
+        self._check_may_seal(snap, coinbase)
+        ms = max(header_ms(parent) + self.params.period * MS_PER_S + self._backoff(snap, coinbase), now_ms)
         if number % self.params.epoch == 0:
-            extra = rules.encode_extra(
-                validators=[rules.ValidatorInfo(v) for v in validators], turn_length=self.params.turn_length)
+            next_set = self._next_set(parent, snap, validators, turn_length)
+            extra = rules.encode_extra(validators=next_set.validators, turn_length=next_set.turn_length)
+        elif validators is not None or turn_length is not None:
+            raise ValueError(f"block {number} is not an epoch block (every {self.params.epoch}): no validator set")
         else:
             extra = rules.encode_extra()
         return HeaderFields(
             coinbase=coinbase,
-            difficulty=rules.expected_difficulty(validators, number, coinbase, self.params.turn_length),
+            difficulty=rules.expected_difficulty(snap.addresses, number, coinbase, snap.turn_length),
             timestamp=ms // MS_PER_S,
             mix_hash=(ms % MS_PER_S).to_bytes(32, "big"),
             extra_data=extra,
             gas_limit=parent.gas_limit,
         )
 
-    def next_block_ms(self, parent: BlockHeaderAPI) -> int:
-        """Earliest time the child of `parent` may carry."""
-        return header_ms(parent) + self.params.period * MS_PER_S
+    def _next_set(self, parent: BlockHeaderAPI, snap: Snapshot, validators: Sequence[ValidatorInfo | bytes] | None,
+                  turn_length: int | None) -> EpochSet:
+        if validators is not None:
+            base = EpochSet.of(validators, snap.turn_length)
+        else:
+            base = self._expected_set(parent, snap)
+        return base if turn_length is None else EpochSet(base.validators, turn_length)
 
     def seal(self, header: BlockHeaderAPI, key: PrivateKey) -> BlockHeaderAPI:
         return rules.sign_header(header, key, self.params.chain_id)
 
     def finalize(self, state: StateAPI, header: BlockHeaderAPI) -> None:
         """Block-end state transition applied by every node (fees, slashing, epoch rules arrive with staking)."""
+
+
+def _describe(addresses: Sequence[bytes]) -> str:
+    return "[" + ", ".join(encode_hex(a) for a in addresses) + f"] ({len(addresses)})"
