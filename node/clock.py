@@ -18,3 +18,30 @@ class Clock:
         """Sleep until `ms` or until `wake` is set; True when woken early."""
         delay = min((ms - self.now_ms()) / 1000, threading.TIMEOUT_MAX)
         return wake.wait(delay) if delay > 0 else wake.is_set()
+
+
+class SimClock(Clock):
+    """Simulated time: it moves only when told (`advance`, `set`), so thousands of block slots run in seconds and
+    every run is the same. Threads waiting in `wait_until` wake when the time they wait for is reached."""
+
+    def __init__(self, start_ms: int) -> None:
+        super().__init__()
+        self._ms = start_ms
+        self._moved = threading.Condition()
+
+    def now_ms(self) -> int:
+        return self._ms + self.offset_ms
+
+    def set(self, ms: int) -> None:
+        with self._moved:
+            self._ms = max(self._ms, ms - self.offset_ms)   # time never goes back
+            self._moved.notify_all()
+
+    def advance(self, ms: int) -> None:
+        self.set(self.now_ms() + ms)
+
+    def wait_until(self, ms: int, wake: threading.Event) -> bool:
+        with self._moved:
+            while self.now_ms() < ms and not wake.is_set():
+                self._moved.wait(0.05)   # also polls `wake`, which is set without this condition
+        return wake.is_set()

@@ -10,7 +10,7 @@ from eth.abc import BlockAPI
 from eth_keys import keys
 
 from node.accounts import DevAccount, dev_accounts, load_key
-from node.chain import Chain
+from node.chain import Chain, ImportResult
 from node.clock import Clock
 from node.config import NodeConfig
 from node.db import LmdbDB
@@ -104,6 +104,10 @@ class Node:
     def send_raw_transaction(self, raw: bytes) -> bytes:
         """Admit a signed transaction to the pool; returns its hash (raises the pool's error)."""
         return self.pool.add_raw(raw)
+
+    def import_block(self, block: BlockAPI) -> ImportResult:
+        """A block from a peer: verified and executed by the single import path; a heavier chain becomes the head."""
+        return self.producer.import_block(block)
 
     def mine(self, blocks: int = 1) -> list[BlockAPI]:
         """Seal `blocks` blocks now, whatever the mining mode."""

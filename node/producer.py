@@ -14,7 +14,7 @@ from typing import Callable
 from eth.abc import BlockAPI, ReceiptAPI
 from eth_keys.datatypes import PrivateKey
 
-from node.chain import Chain
+from node.chain import Chain, ImportResult
 from node.clock import Clock
 
 log = logging.getLogger("smartchain.producer")
@@ -34,7 +34,8 @@ class Producer:
         self.interval_ms: int | None = None if self.automine else max(
             int((block_time or 0) * 1000), self.period_ms)
         self.next_timestamp_ms: int | None = None   # dev mode's evm_setNextBlockTimestamp, used once
-        self.listeners: list[BlockListener] = []
+        self.listeners: list[BlockListener] = []                       # each block that joins the canonical chain
+        self.removed_listeners: list[Callable[[BlockAPI], None]] = []   # each block a reorg takes off it, oldest first
         self.lock = threading.RLock()   # held while a block is made; dev mode holds it to rewind or edit safely
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -104,18 +105,52 @@ class Producer:
             built = self.chain.build_block(head, fields, self.pool.pending_for_block())
             block = built.block.copy(header=self.chain.engine.seal(built.block.header, self.key))
             self.chain.mark_executed(block, built.receipts)
-            self.chain.import_block(block, check_future=False)
+            result = self.chain.import_block(block, check_future=False)
             self._last_ms = now
-            self.pool.on_new_head(block.transactions)
+            self._update_pool(result)
             for tx, reason in built.rejected:
                 # invalid on the state it was built on (as geth's miner, drop it rather than retry it forever)
                 self.pool.remove(tx.hash)
                 log.info("dropped tx 0x%s: %s", tx.hash.hex(), reason)
             log.info("sealed block #%d txs=%d gas=%d hash=0x%s (%.0f ms)", block.number, len(block.transactions),
                      block.header.gas_used, block.hash.hex(), (time.perf_counter() - started) * 1000)
-        for listener in list(self.listeners):
-            try:
-                listener(block, built.receipts)
-            except Exception:
-                log.exception("block listener failed")
+        self._notify(result, {block.hash: built.receipts})
         return block
+
+    # -- peers' blocks ---------------------------------------------------------------------------------------------
+    def import_block(self, block: BlockAPI) -> ImportResult:
+        """A block from elsewhere, through the chain's single import path; the pool and the listeners hear of the
+        new head, and of a reorg: dropped blocks' transactions go back to the pool, their logs are removed."""
+        with self.lock:
+            result = self.chain.import_block(block)
+            self._update_pool(result)
+            if result.new_canonical:
+                log.info("imported block #%d hash=0x%s%s", block.number, block.hash.hex(),
+                         f" (reorg: {len(result.old_canonical)} blocks dropped)" if result.old_canonical else "")
+        self._notify(result, {})
+        self._wake.set()   # a new head: the next slot is counted from it
+        return result
+
+    def _update_pool(self, result: ImportResult) -> None:
+        if not result.new_canonical and not result.old_canonical:
+            return
+        included = [tx for b in result.new_canonical for tx in b.transactions]
+        kept = {tx.hash for tx in included}
+        returned = [tx for b in result.old_canonical for tx in b.transactions if tx.hash not in kept]
+        self.pool.on_new_head(included, returned)
+
+    def _notify(self, result: ImportResult, receipts: dict[bytes, tuple[ReceiptAPI, ...]]) -> None:
+        for old in result.old_canonical:
+            for listener in list(self.removed_listeners):
+                self._call(listener, old)
+        for new in result.new_canonical:
+            block_receipts = receipts.get(new.hash) or self.chain.receipts(new.header)
+            for listener in list(self.listeners):
+                self._call(listener, new, block_receipts)
+
+    @staticmethod
+    def _call(listener: Callable, *args: object) -> None:
+        try:
+            listener(*args)
+        except Exception:
+            log.exception("block listener failed")

@@ -1,7 +1,8 @@
 """eth_subscribe over WebSocket: newHeads, logs and newPendingTransactions, as geth's eth/filters and rpc packages
 serve them, and eth_unsubscribe.
 
-A `Hub` (one per app) hears the node: `producer.listeners` after each new block, `pool.on_pending` for each newly
+A `Hub` (one per app) hears the node: `producer.listeners` after each new block (`removed_listeners` for each block
+a reorg drops), `pool.on_pending` for each newly
 pending transaction. The listeners only queue the event, so the producer never waits on a client; the hub's own
 thread works out what each subscription reports (geth's header JSON, each matching log via rpc.logs, a hash or a
 whole transaction) and hands it to the subscription's `Connection` with `loop.call_soon_threadsafe`.
@@ -79,6 +80,10 @@ class Feed:
     def on_block(self, node, b: BlockAPI) -> list:
         return []
 
+    def on_removed(self, node, b: BlockAPI) -> list:
+        """A block a reorg took off the canonical chain (geth re-sends its logs with `removed: true`)."""
+        return []
+
     def on_pending(self, tx: SignedTransactionAPI) -> list:
         return []
 
@@ -98,6 +103,9 @@ class Logs(Feed):
         if b.number < first or (last is not None and b.number > last):
             return []
         return get_logs(node, replace(self.crit, block_hash=b.hash, from_block=None, to_block=None))
+
+    def on_removed(self, node, b: BlockAPI) -> list:
+        return [{**log, "removed": True} for log in self.on_block(node, b)]
 
 
 @dataclass(frozen=True)
@@ -152,10 +160,12 @@ class Hub:
         self._thread = threading.Thread(target=self._run, name="rpc-subscriptions", daemon=True)
         self._thread.start()
         self.node.producer.listeners.append(self._on_block)
+        self.node.producer.removed_listeners.append(self._on_removed)
         self.node.pool.on_pending.append(self._on_pending)
 
     def stop(self) -> None:
         for listeners, listener in ((self.node.producer.listeners, self._on_block),
+                                    (self.node.producer.removed_listeners, self._on_removed),
                                     (self.node.pool.on_pending, self._on_pending)):
             if listener in listeners:
                 listeners.remove(listener)
@@ -178,25 +188,32 @@ class Hub:
     def _on_block(self, b: BlockAPI, receipts: tuple) -> None:
         self._queue(b, None)
 
+    def _on_removed(self, b: BlockAPI) -> None:
+        self._queue(b, None, removed=True)
+
     def _on_pending(self, tx: SignedTransactionAPI) -> None:
         self._queue(None, tx)
 
-    def _queue(self, b: BlockAPI | None, tx: SignedTransactionAPI | None) -> None:
+    def _queue(self, b: BlockAPI | None, tx: SignedTransactionAPI | None, removed: bool = False) -> None:
         if not self._subs:
             return
         try:
-            self._events.put_nowait((b, tx))
+            self._events.put_nowait((b, tx, removed))
         except queue.Full:
             log.warning("subscription events dropped: %d are waiting", EVENT_LIMIT)
 
+    def _event_results(self, feed: Feed, b: BlockAPI | None, tx: SignedTransactionAPI | None, removed: bool) -> list:
+        if b is None:
+            return feed.on_pending(tx)
+        return feed.on_removed(self.node, b) if removed else feed.on_block(self.node, b)
+
     def _run(self) -> None:
         while (event := self._events.get()) is not None:
-            b, tx = event
             with self._lock:
                 subs = list(self._subs)
             for sub in subs:
                 try:
-                    results = sub.feed.on_block(self.node, b) if b is not None else sub.feed.on_pending(tx)
+                    results = self._event_results(sub.feed, *event)
                 except Exception:  # one subscription's failure must not stop the others
                     log.exception("subscription %s failed", sub.id)
                     continue
