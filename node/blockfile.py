@@ -14,6 +14,7 @@ from typing import Callable, Iterator, TextIO
 
 import rlp
 from eth.abc import BlockAPI
+from eth.vm.forks.prague.blocks import PragueBackwardsHeader
 from rlp.codec import consume_length_prefix
 
 from node.chain import Chain, ChainError
@@ -58,15 +59,30 @@ def split_blocks(data: bytes) -> Iterator[tuple[int, bytes]]:
         offset = end
 
 
+def decode_block(chain: Chain, encoded: bytes) -> BlockAPI:
+    """One RLP block, read with the block class of the fork its header belongs to."""
+    items = rlp.decode(encoded)
+    if not isinstance(items, list) or not items or not isinstance(items[0], list):
+        raise rlp.DecodingError("a block is a list whose first item is the header", encoded)
+    header = PragueBackwardsHeader.deserialize(items[0])
+    return rlp.decode(encoded, sedes=chain.vm_class_for(header).get_block_class())
+
+
 def decode_blocks(chain: Chain, data: bytes) -> list[BlockAPI]:
-    block_class = chain.vm_class.get_block_class()
     blocks = []
     for offset, encoded in split_blocks(data):
         try:
-            blocks.append(rlp.decode(encoded, sedes=block_class))
+            blocks.append(decode_block(chain, encoded))
         except Exception as exc:
             raise BlockFileError(f"corrupt block file: cannot decode the block at byte {offset}: {exc}") from None
     return blocks
+
+
+def progress_line(done: int, total: int, head: int, width: int = 30) -> str:
+    """`importing [#####.....] 27/54 blocks (50%), head #27`"""
+    filled = done * width // total if total else width
+    return (f"importing [{'#' * filled}{'.' * (width - filled)}] {done}/{total} blocks "
+            f"({done * 100 // total if total else 100}%), head #{head}")
 
 
 def import_file(chain: Chain, path: str | Path, progress: TextIO | None | bool = True,
@@ -100,8 +116,7 @@ def import_file(chain: Chain, path: str | Path, progress: TextIO | None | bool =
         now = clock()
         if progress is not None and (now - last_report >= 1.0 or index + 1 == len(blocks)):
             last_report = now
-            progress.write(f"\rimporting: {index + 1}/{len(blocks)} blocks ({(index + 1) * 100 // len(blocks)}%), "
-                           f"head #{chain.head.block_number}")
+            progress.write(f"\r{progress_line(index + 1, len(blocks), chain.head.block_number)}")
             progress.flush()
     if progress is not None and blocks:
         progress.write("\n")

@@ -15,14 +15,17 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from eth._utils.db import apply_state_dict
 from eth.abc import (BlockAPI, BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI, StateAPI,
                      VirtualMachineAPI)
-from eth.chains.base import Chain as PyEvmChain
+from eth.consensus.context import ConsensusContext
 from eth.db.chain import ChainDB
 from eth.db.chain_gaps import reopen_gap
 from eth.db.schema import SchemaV1
 from eth.exceptions import HeaderNotFound
+from eth.rlp.headers import BlockHeader
 from eth.rlp.sedes import chain_gaps
+from eth.vm.chain_context import ChainContext
 import rlp
 from eth_utils import ValidationError
 
@@ -30,6 +33,9 @@ from consensus.engine import HeaderFields, ParliaParams, PosaEngine
 from consensus.errors import ConsensusError
 from consensus.seam import context_class_for, parlia_vm_class
 from node.db import LmdbDB
+from node.ethengine import EthereumEngine
+from node.evmchain import ScheduledChain
+from node.forks import ForkSchedule
 from node.genesis import ChainConfig, config_hash
 from node.store import Store
 
@@ -66,30 +72,41 @@ class ImportResult:
     old_canonical: tuple[BlockAPI, ...] = ()
 
 
-def genesis_params(config: ChainConfig) -> dict:
-    return dict(
+def genesis_params(config: ChainConfig, vm_class: type[VirtualMachineAPI]) -> dict:
+    """The genesis header's fields as geth's Genesis.ToBlock sets them, for the fields `vm_class`'s header has."""
+    header_fields = vm_class.get_block_class()._meta.sedes[0]._meta.field_names
+    params = dict(
         coinbase=config.coinbase, difficulty=config.difficulty, extra_data=config.extra_data,
         gas_limit=config.gas_limit, mix_hash=config.mix_hash, nonce=config.nonce, timestamp=config.timestamp,
-        base_fee_per_gas=config.base_fee_per_gas or 0, blob_gas_used=config.blob_gas_used,
+        base_fee_per_gas=config.genesis_base_fee(), blob_gas_used=config.blob_gas_used,
         excess_blob_gas=config.excess_blob_gas,
+        # EIP-4788: the genesis has no parent beacon block (geth and BSC: the zero hash; py-evm's default differs)
+        parent_beacon_block_root=b"\0" * 32,
     )
+    return {name: value for name, value in params.items() if name in header_fields and value is not None}
 
 
 class Chain:
     """One chain in one data dir. Writes (build/import) are serialised by the db's write lock."""
 
     def __init__(self, db: LmdbDB, config: ChainConfig, clock_ms: Callable[[], int] | None = None):
-        if not config.is_parlia:
-            raise ChainError("only Parlia genesis files are supported by this chain core (config.parlia missing)")
         self.db = db
         self.config = config
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
-        self.engine = PosaEngine(ParliaParams(
-            config.chain_id, config.parlia.period, config.parlia.epoch, config.genesis_validators))
-        self.vm_class = parlia_vm_class()
-        self.py_chain_class = PyEvmChain.configure(
-            __name__="SmartChain", vm_configuration=((0, self.vm_class),), chain_id=config.chain_id,
-            consensus_context_class=context_class_for(self.engine))
+        if config.is_parlia:
+            self.engine = PosaEngine(ParliaParams(
+                config.chain_id, config.parlia.period, config.parlia.epoch, config.genesis_validators))
+            self.schedule = ForkSchedule.single(parlia_vm_class())
+            context_class = context_class_for(self.engine)
+        else:
+            self.schedule = ForkSchedule.from_config(config)
+            self.engine = EthereumEngine(config.chain_id, self.schedule)
+            context_class = ConsensusContext
+        # the newest VM: its transaction and receipt builders read every earlier type too
+        self.vm_class = self.schedule.forks[-1].vm_class
+        self.py_chain_class = ScheduledChain.configure(
+            __name__="SmartChain", vm_configuration=((0, self.schedule.forks[0].vm_class),),
+            chain_id=config.chain_id, consensus_context_class=context_class, schedule=self.schedule)
         self.store = Store(db)
         self._executed: OrderedDict[bytes, tuple[ReceiptAPI, ...]] = OrderedDict()
         self._head_edits: tuple[bytes, tuple[StateEdit, ...]] = (b"", ())
@@ -102,13 +119,28 @@ class Chain:
         stored = self.store.get_meta("genesis-config")
         if stored is None:
             with self.db.transaction():
-                py = self.py_chain_class.from_genesis(self.db, genesis_params(self.config),
-                                                      self.config.genesis_state())
+                genesis = self._write_genesis()
                 self.store.set_meta("genesis-config", fingerprint)
-                self.store.set_meta("genesis-hash", py.get_canonical_head().hash)
+                self.store.set_meta("genesis-hash", genesis.hash)
             log.info("initialised genesis 0x%s", self.genesis_hash.hex())
         elif stored != fingerprint:
             raise GenesisMismatch("the data dir was initialised from a different genesis file")
+
+    def _write_genesis(self) -> BlockHeaderAPI:
+        """py-evm's from_genesis, with the genesis VM chosen by the schedule (py-evm's picks by number only)."""
+        probe = BlockHeader(difficulty=self.config.difficulty, block_number=0, gas_limit=self.config.gas_limit,
+                            timestamp=self.config.timestamp)
+        vm_class = self.schedule.vm_class_for(probe)
+        pre_genesis = BlockHeader(difficulty=0, block_number=-1, gas_limit=0)
+        state = vm_class.build_state(self.db, pre_genesis, ChainContext(self.config.chain_id))
+        apply_state_dict(state, self.config.genesis_state())
+        state.persist()
+        header = vm_class.create_genesis_header(state_root=state.state_root,
+                                                **genesis_params(self.config, vm_class))
+        if self.config.gas_used:   # geth copies it from the file; py-evm's genesis builder takes no such field
+            header = header.copy(gas_used=self.config.gas_used)
+        self.py_chain_class.get_chaindb_class()(self.db).persist_header(header)
+        return header
 
     # -- reads -----------------------------------------------------------------------------------------------------
     @property
@@ -131,8 +163,12 @@ class Chain:
         except HeaderNotFound:
             return None
 
+    def vm_class_for(self, header: BlockHeaderAPI) -> type[VirtualMachineAPI]:
+        """The VM whose rules made `header`'s block."""
+        return self.schedule.vm_class_for(header)
+
     def block_by_header(self, header: BlockHeaderAPI) -> BlockAPI:
-        return self.vm_class.get_block_class().from_header(header, self.chaindb)
+        return self.vm_class_for(header).get_block_class().from_header(header, self.chaindb)
 
     def block_by_number(self, number: int) -> BlockAPI | None:
         header = self.header_by_number(number)
@@ -143,7 +179,7 @@ class Chain:
         return None if header is None else self.block_by_header(header)
 
     def receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
-        return self.chaindb.get_receipts(header, self.vm_class.get_block_class().receipt_builder)
+        return self.chaindb.get_receipts(header, self.vm_class_for(header).get_block_class().receipt_builder)
 
     def vm_at(self, header: BlockHeaderAPI | None = None) -> VirtualMachineAPI:
         """A VM on the state after `header` (default: the head), with the head's pending dev edits applied."""
@@ -164,7 +200,7 @@ class Chain:
     def build_block(self, parent: BlockHeaderAPI, fields: HeaderFields,
                     transactions: Sequence[SignedTransactionAPI]) -> BuiltBlock:
         """Execute `transactions` on top of `parent`; invalid ones are skipped and reported in `rejected`."""
-        header = self.vm_class.create_header_from_parent(
+        header = self.py.vm_class_for_child(parent, fields.timestamp).create_header_from_parent(
             parent, coinbase=fields.coinbase, difficulty=fields.difficulty, timestamp=fields.timestamp,
             mix_hash=fields.mix_hash, extra_data=fields.extra_data, gas_limit=fields.gas_limit)
         vm = self.py.get_vm(header)
@@ -212,7 +248,7 @@ class Chain:
                 self.engine.verify_header(block.header, parent, self.clock_ms() if check_future else None)
             except ConsensusError as exc:
                 raise ChainError(f"invalid block {block.number}: {exc}") from exc
-            if block.uncles:
+            if block.uncles and self.config.is_parlia:
                 raise ChainError(f"invalid block {block.number}: uncles are not allowed")
             receipts = self._executed.pop(block.hash, None)
             try:

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import signal
 import sys
 import threading
 from pathlib import Path
 
+from eth_keys import keys
 from eth_utils import to_checksum_address
 
 from node.accounts import load_key
@@ -18,9 +20,11 @@ from node.config import DEFAULT_DATADIR, GWEI, REPO_GENESIS, NodeConfig
 from node.db import LmdbDB
 from node.genesis import GenesisError, load_genesis
 from node.node import DB_DIR, Node, NodeError
+from rpc.registry import OPTIONAL_MODULES
 from rpc.server import RpcServer
 
 GENESIS_COPY = "genesis.json"
+DEFAULT_MODULES = ("eth", "net", "web3")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,6 +79,10 @@ def _add_run_args(run: argparse.ArgumentParser) -> None:
                      help="JSON-RPC port, HTTP and WebSocket (default: %(default)s)")
     run.add_argument("--http.corsdomain", dest="http_cors", default=None, metavar="ORIGINS",
                      help="comma-separated browser origins allowed by CORS (default: * in dev mode, none otherwise)")
+    run.add_argument("--http.api", dest="http_api", default=None, metavar="MODULES",
+                     help="comma-separated API modules served over HTTP and WebSocket, as geth's --http.api: "
+                          f"eth, net and web3 always, optional {', '.join(sorted(OPTIONAL_MODULES))} "
+                          "(default: every module in dev mode, none of the optional ones otherwise)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,14 +150,31 @@ def cmd_export(args: argparse.Namespace) -> int:
     return _with_chain(args, work)
 
 
+def http_modules(value: str | None) -> tuple[str, ...]:
+    """--http.api's optional modules; an unknown name is refused."""
+    names = [name.strip() for name in (value or "").split(",") if name.strip()]
+    unknown = [name for name in names if name not in OPTIONAL_MODULES and name not in DEFAULT_MODULES]
+    if unknown:
+        raise ValueError(f"--http.api: unknown module {unknown[0]!r} (known: "
+                         f"{', '.join(DEFAULT_MODULES + tuple(sorted(OPTIONAL_MODULES)))})")
+    return tuple(name for name in names if name in OPTIONAL_MODULES)
+
+
 def run_config(args: argparse.Namespace) -> NodeConfig:
     datadir: Path = args.datadir.expanduser()
     genesis = _genesis_for(datadir, args.genesis)
     key = load_key(args.validator_key) if args.validator_key else None
     dev = args.dev if args.dev is not None else key is None and not (datadir / "validator.key").exists()
-    return NodeConfig(genesis=genesis, datadir=datadir, dev=dev, block_time=args.block_time, validator_key=key,
-                      min_gas_price=args.gas_price, http_addr=args.http_addr, http_port=args.http_port,
-                      http_cors=[o.strip() for o in args.http_cors.split(",") if o.strip()] if args.http_cors else None)
+    if key is None and not dev and not (datadir / "validator.key").exists() and not load_genesis(genesis).is_parlia:
+        # a chain without Parlia has no validators: this node follows it and seals nothing, so any key will do
+        key = keys.PrivateKey(os.urandom(32)).to_bytes()
+    config = NodeConfig(genesis=genesis, datadir=datadir, dev=dev, block_time=args.block_time, validator_key=key,
+                        min_gas_price=args.gas_price, http_addr=args.http_addr, http_port=args.http_port,
+                        http_cors=[o.strip() for o in args.http_cors.split(",") if o.strip()] if args.http_cors
+                        else None)
+    # read by rpc.registry.methods_for (NodeConfig has no field for it yet)
+    config.http_api = http_modules(args.http_api)
+    return config
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -169,13 +194,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _banner(node: Node, server: RpcServer) -> None:
     chain = node.chain
+    if node.chain_config.is_parlia:
+        production = (f"validator: {to_checksum_address(node.producer.address)}, "
+                      + ("automine (a block as soon as transactions are pending)" if node.producer.automine
+                         else f"a block every {node.producer.interval_ms / 1000:g} s"))
+    else:
+        production = "no block production: a chain without Parlia grows by `smartchain import`"
     lines = [
         f"smartchain: chain id {node.chain_config.chain_id}, head #{chain.head.block_number} "
         f"0x{chain.head.hash.hex()}",
         f"data dir: {node.datadir}",
-        f"validator: {to_checksum_address(node.producer.address)}, "
-        + ("automine (a block as soon as transactions are pending)" if node.producer.automine
-           else f"a block every {node.producer.interval_ms / 1000:g} s"),
+        production,
         f"JSON-RPC: {server.url} (WebSocket {server.ws_url})",
     ]
     if node.config.dev:

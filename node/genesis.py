@@ -17,6 +17,9 @@ EXTRA_SEAL = 65
 ZERO_HASH32 = b"\x00" * 32
 ZERO_ADDRESS = b"\x00" * 20
 UINT256_MAX = 2**256 - 1
+INITIAL_BASE_FEE = 10**9            # geth's params.InitialBaseFee
+GENESIS_GAS_LIMIT = 4_712_388       # geth's params.GenesisGasLimit, for a genesis without gasLimit
+GENESIS_DIFFICULTY = 0x20000        # geth's params.GenesisDifficulty, for an ethash genesis without difficulty
 
 # geth's block-number forks in activation order, then the timestamp forks. Names as genesis.json spells them.
 BLOCK_FORKS = (
@@ -45,6 +48,15 @@ class GenesisError(ValueError):
 class ParliaConfig:
     period: int = 3          # seconds between blocks (BSC's pre-Lorentz value)
     epoch: int = 200         # blocks per epoch
+
+
+@dataclass(frozen=True)
+class BlobParams:
+    """One fork's entry of config.blobSchedule (EIP-7840): blobs per block and the blob fee's update fraction."""
+
+    target: int
+    max: int
+    base_fee_update_fraction: int
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,10 @@ class ChainConfig:
     blob_gas_used: int
     alloc: Mapping[bytes, GenesisAccount]
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    dao_fork_support: bool = False
+    blob_schedule: Mapping[str, BlobParams] = field(default_factory=dict)
+    deposit_contract: bytes | None = None
+    gas_used: int = 0
 
     @property
     def is_parlia(self) -> bool:
@@ -94,6 +110,14 @@ class ChainConfig:
             address: {"balance": acct.balance, "nonce": acct.nonce, "code": acct.code, "storage": dict(acct.storage)}
             for address, acct in self.alloc.items()
         }
+
+    def genesis_base_fee(self) -> int | None:
+        """geth's rule: baseFeePerGas, else 1 gwei when London is active at genesis (a Parlia chain: 0)."""
+        if self.base_fee_per_gas is not None:
+            return self.base_fee_per_gas
+        if self.is_parlia:
+            return 0
+        return INITIAL_BASE_FEE if self.fork_active_at_genesis("londonBlock") else None
 
     def fork_active_at_genesis(self, name: str) -> bool:
         value = self.block_forks.get(name, self.time_forks.get(name))
@@ -151,6 +175,21 @@ def parse_genesis(data: Any) -> ChainConfig:
     alloc = {_address(addr, f"alloc.{addr}"): _account(acct, f"alloc.{addr}") for addr, acct in alloc_raw.items()}
 
     base_fee = data.get("baseFeePerGas")
+    if _quantity(data.get("number") or "0x0", "number") != 0:
+        raise GenesisError("genesis: number: a genesis block is block 0")
+    if _fixed(data.get("parentHash") or "0x" + "00" * 32, 32, "parentHash") != ZERO_HASH32:
+        raise GenesisError("genesis: parentHash: a genesis block has no parent (zero hash)")
+    mix_hash = _fixed(data.get("mixHash", "0x" + "00" * 32), 32, "mixHash")
+    if data.get("difficulty") is not None:
+        difficulty = _quantity(data["difficulty"], "difficulty")
+    else:
+        # geth's ToBlock: 0 unless the chain is ethash and the genesis has no mix hash
+        difficulty = GENESIS_DIFFICULTY if "ethash" in config and mix_hash == ZERO_HASH32 else 0
+    gas_limit = _quantity(data.get("gasLimit") or "0x0", "gasLimit") or GENESIS_GAS_LIMIT
+    dao_support = config.get("daoForkSupport", False)
+    if not isinstance(dao_support, bool):
+        raise GenesisError("genesis: config.daoForkSupport: expected true or false")
+    deposit = config.get("depositContractAddress")
     cfg = ChainConfig(
         chain_id=chain_id,
         block_forks=block_forks,
@@ -159,9 +198,9 @@ def parse_genesis(data: Any) -> ChainConfig:
         terminal_total_difficulty=ttd,
         timestamp=_quantity(data.get("timestamp", "0x0"), "timestamp"),
         extra_data=extra,
-        gas_limit=_quantity(data.get("gasLimit", hex(30_000_000)), "gasLimit"),
-        difficulty=_quantity(data.get("difficulty", "0x0"), "difficulty"),
-        mix_hash=_fixed(data.get("mixHash", "0x" + "00" * 32), 32, "mixHash"),
+        gas_limit=gas_limit,
+        difficulty=difficulty,
+        mix_hash=mix_hash,
         coinbase=_fixed(data.get("coinbase", "0x" + "00" * 20), 20, "coinbase"),
         nonce=_fixed(_pad_nonce(data.get("nonce", "0x0")), 8, "nonce"),
         base_fee_per_gas=None if base_fee is None else _quantity(base_fee, "baseFeePerGas"),
@@ -169,6 +208,10 @@ def parse_genesis(data: Any) -> ChainConfig:
         blob_gas_used=_quantity(data.get("blobGasUsed") or "0x0", "blobGasUsed"),
         alloc=alloc,
         raw=data,
+        dao_fork_support=dao_support,
+        blob_schedule=_parse_blob_schedule(config.get("blobSchedule")),
+        deposit_contract=None if deposit is None else _address(deposit, "config.depositContractAddress"),
+        gas_used=_quantity(data.get("gasUsed") or "0x0", "gasUsed"),
     )
     if cfg.gas_limit < 5000:
         raise GenesisError(f"genesis: gasLimit: {cfg.gas_limit} is below the minimum 5000")
@@ -206,6 +249,25 @@ def _parse_parlia(raw: Any) -> ParliaConfig:
     if epoch < 1:
         raise GenesisError("genesis: config.parlia.epoch: must be at least 1")
     return ParliaConfig(period=period, epoch=epoch)
+
+
+def _parse_blob_schedule(raw: Any) -> dict[str, BlobParams]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise GenesisError("genesis: config.blobSchedule: must be an object of fork name -> parameters")
+    schedule = {}
+    for fork, params in raw.items():
+        where = f"config.blobSchedule.{fork}"
+        if not isinstance(params, dict):
+            raise GenesisError(f"genesis: {where}: must be an object")
+        missing = [key for key in ("target", "max", "baseFeeUpdateFraction") if key not in params]
+        if missing:
+            raise GenesisError(f"genesis: {where}.{missing[0]}: missing")
+        schedule[fork] = BlobParams(_quantity(params["target"], f"{where}.target"),
+                                    _quantity(params["max"], f"{where}.max"),
+                                    _quantity(params["baseFeeUpdateFraction"], f"{where}.baseFeeUpdateFraction"))
+    return schedule
 
 
 def _account(raw: Any, where: str) -> GenesisAccount:

@@ -198,9 +198,12 @@ def bind(name: str, handler: Callable, receiver: Callable[[Context], Any] | None
     return Method(name, handler, tuple(params), receiver)
 
 
-def methods_for(node, modules: Collection[str] = ()) -> dict[str, Method | Subscribe]:
-    """The methods this node serves: METHODS, filters, subscriptions, the OPTIONAL_MODULES named in `modules`,
-    plus DEV_METHODS and every optional module in dev mode."""
+def methods_for(node, modules: Collection[str] | None = None) -> dict[str, Method | Subscribe]:
+    """The methods this node serves: METHODS, filters, subscriptions, the OPTIONAL_MODULES named in `modules`
+    (default: the node config's `http_api`, as `smartchain run --http.api` sets it), plus DEV_METHODS and every
+    optional module in dev mode."""
+    if modules is None:
+        modules = getattr(node.config, "http_api", ())
     table = dict(METHODS)
     for module, handlers in OPTIONAL_MODULES.items():
         if node.config.dev or module in modules:

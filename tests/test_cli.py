@@ -101,3 +101,30 @@ def test_run_defaults_are_a_persistent_dev_chain(tmp_path):
     assert config.genesis in (REPO_GENESIS, Path.home() / ".smartchain" / "genesis.json")
     assert not run_config(_parser().parse_args(["run", "--datadir", str(tmp_path), "--validator-key",
                                                 "0x" + "11" * 32])).dev
+
+
+def test_http_api_names_the_optional_modules(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from node.cli import _parser, run_config
+    from rpc.registry import methods_for
+    key = "0x" + "11" * 32
+    args = _parser().parse_args(["run", "--datadir", str(tmp_path), "--no-dev", "--validator-key", key,
+                                 "--http.api", "eth,net,web3,txpool,debug"])
+    config = run_config(args)
+    assert config.http_api == ("txpool", "debug")
+    served = methods_for(SimpleNamespace(config=config))
+    assert "txpool_status" in served and "debug_traceTransaction" in served and "eth_accounts" not in served
+    plain = methods_for(SimpleNamespace(config=run_config(_parser().parse_args(
+        ["run", "--datadir", str(tmp_path), "--no-dev", "--validator-key", key]))))
+    assert "txpool_status" not in plain
+    assert main(["run", "--datadir", str(tmp_path), "--http.api", "eth,admin"]) == 1
+    assert "--http.api: unknown module 'admin'" in capsys.readouterr().err
+
+
+def test_a_chain_without_parlia_runs_without_a_validator_key(tmp_path):
+    from ethchain import genesis_file
+    from node.cli import _parser, run_config
+    config = run_config(_parser().parse_args(["run", "--datadir", str(tmp_path), "--genesis", str(genesis_file()),
+                                              "--no-dev"]))
+    assert config.validator_key is not None and config.dev is False

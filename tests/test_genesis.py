@@ -124,3 +124,79 @@ def test_init_with_refused_genesis_writes_nothing(tmp_path, capsys):
     assert main(["init", "--genesis", str(bad), "--datadir", str(datadir)]) == 1
     assert "config.chainId: missing" in capsys.readouterr().err
     assert not datadir.exists()
+
+
+# -- a genesis without Parlia: geth's header rules --
+
+def _ethereum(**top):
+    config = {"chainId": 7, "homesteadBlock": 0, "ethash": {}}
+    return {"config": {**config, **top.pop("config", {})}, "alloc": {}, **top}
+
+
+def _header(tmp_path, data):
+    db = LmdbDB(tmp_path)
+    try:
+        return Chain(db, parse_genesis(data)).head
+    finally:
+        db.close()
+
+
+def test_geth_defaults_for_an_ethash_genesis(tmp_path):
+    head = _header(tmp_path, _ethereum())
+    assert head.difficulty == 0x20000          # params.GenesisDifficulty: ethash, no mixHash
+    assert head.gas_limit == 4_712_388         # params.GenesisGasLimit
+    assert not hasattr(head, "base_fee_per_gas")
+
+
+def test_difficulty_defaults_to_zero_without_ethash_or_with_a_mix_hash(tmp_path):
+    assert parse_genesis({"config": {"chainId": 7}, "alloc": {}}).difficulty == 0
+    assert parse_genesis(_ethereum(mixHash="0x" + "11" * 32)).difficulty == 0
+
+
+def test_london_at_genesis_takes_the_initial_base_fee(tmp_path):
+    head = _header(tmp_path / "a", _ethereum(config={"londonBlock": 0, "berlinBlock": 0}))
+    assert head.base_fee_per_gas == 10**9      # params.InitialBaseFee
+    head = _header(tmp_path / "b", _ethereum(config={"londonBlock": 0}, baseFeePerGas="0x7"))
+    assert head.base_fee_per_gas == 7
+
+
+def test_fork_fields_of_a_prague_genesis(tmp_path):
+    forks = {name: 0 for name in ("eip150Block", "eip155Block", "eip158Block", "byzantiumBlock",
+                                  "constantinopleBlock", "petersburgBlock", "istanbulBlock", "berlinBlock",
+                                  "londonBlock", "shanghaiTime", "cancunTime", "pragueTime")}
+    head = _header(tmp_path, {"config": {"chainId": 7, "homesteadBlock": 0, "terminalTotalDifficulty": 0,
+                                         **forks}, "alloc": {}, "difficulty": "0x0"})
+    assert head.difficulty == 0 and head.base_fee_per_gas == 10**9
+    assert head.parent_beacon_block_root == b"\0" * 32 and head.excess_blob_gas == 0
+    assert head.requests_hash.hex() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def test_blob_schedule_and_dao_support_are_read():
+    cfg = parse_genesis(_ethereum(config={"daoForkBlock": 5, "daoForkSupport": True, "blobSchedule": {
+        "cancun": {"target": 3, "max": 6, "baseFeeUpdateFraction": 3338477}}}))
+    assert cfg.dao_fork_support is True
+    assert cfg.blob_schedule["cancun"].max == 6 and cfg.blob_schedule["cancun"].base_fee_update_fraction == 3338477
+
+
+@pytest.mark.parametrize("data, named", [
+    (_ethereum(number="0x1"), "number: a genesis block is block 0"),
+    (_ethereum(parentHash="0x" + "11" * 32), "parentHash"),
+    (_ethereum(config={"daoForkSupport": "yes"}), "config.daoForkSupport"),
+    (_ethereum(config={"blobSchedule": {"cancun": {"target": 3, "max": 6}}}),
+     "config.blobSchedule.cancun.baseFeeUpdateFraction: missing"),
+    (_ethereum(config={"depositContractAddress": "0x12"}), "config.depositContractAddress"),
+])
+def test_malformed_ethereum_genesis_is_refused(data, named):
+    with pytest.raises(GenesisError) as err:
+        parse_genesis(data)
+    assert named in str(err.value)
+
+
+def test_execution_apis_genesis_hash_is_block_ones_parent(tmp_path):
+    """The genesis header exactly as geth builds it: its hash is what the chain's first block names as parent."""
+    import rlp
+    from conftest import shared_path
+    tests = shared_path("conformance", "execution-apis", "tests")
+    first = rlp.decode(tests.joinpath("chain.rlp").read_bytes()[:100_000], strict=False)
+    parent_hash = first[0][0]
+    assert _header(tmp_path, json.loads(tests.joinpath("genesis.json").read_text())).hash == parent_hash
