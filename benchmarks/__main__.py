@@ -1,0 +1,197 @@
+"""`python -m benchmarks`: run the sections, print a table, then one JSON line with every figure."""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import pstats
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Iterator
+
+from benchmarks import ceiling, endtoend, follower, scale, startup
+from benchmarks.processes import start_echo
+from benchmarks.profiling import profiled, write
+from benchmarks.summary import medians, ratio, table, targets
+from benchmarks.workload import build_workload
+
+SECTIONS = ("ceiling", "node", "rpc", "startup", "scale", "follower")
+QUICK = dict(transactions=48, repeats=1, senders=16, rpc_seconds=0.2, scale_accounts="1000,10000",
+             scale_blocks=1, scale_block_size=48)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Benchmark the node against stock py-evm and a bare aiohttp server in the same run. "
+                    "Prints a table, then one JSON line (the last line of stdout).")
+    p.add_argument("-n", "--transactions", type=int, default=2000,
+                   help="ERC-20 transfers, and as many value transfers, per repeat (default: %(default)s)")
+    p.add_argument("-r", "--repeats", type=int, default=3, help="repeats; figures are medians (default: %(default)s)")
+    p.add_argument("-s", "--sections", default=",".join(SECTIONS),
+                   help=f"comma-separated sections to run, from {','.join(SECTIONS)} (default: all); "
+                        "node and follower also run the ceiling, for their ratios")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny sizes for a smoke run: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
+    p.add_argument("--concurrency", type=int, default=32, help="requests in flight (default: %(default)s)")
+    p.add_argument("--senders", type=int, default=64, help="distinct sending accounts (default: %(default)s)")
+    p.add_argument("--block-time", type=float, default=0,
+                   help="the node's --block-time in the end-to-end section (default: 0, automine)")
+    p.add_argument("--rpc-seconds", type=float, default=1.0,
+                   help="seconds per request-rate measurement (default: %(default)s)")
+    p.add_argument("--scale-accounts", default="1000,1000000",
+                   help="small,big funded-account counts for the scale section (default: %(default)s)")
+    p.add_argument("--scale-blocks", type=int, default=3, help="measured blocks per state size (default: %(default)s)")
+    p.add_argument("--scale-block-size", type=int, default=500, help="transfers per block (default: %(default)s)")
+    p.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                   help="also write cProfile profiles (.prof and a .txt summary) of the node process (all threads), "
+                        "the in-process producer/follower and the ceiling to DIR; timings are then inflated")
+    return p
+
+
+def _options(argv: list[str] | None) -> argparse.Namespace:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.quick:
+        defaults = {a.dest: a.default for a in parser._actions}
+        for key, value in QUICK.items():
+            if getattr(args, key) == defaults[key]:
+                setattr(args, key, value)
+    args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = sorted(set(args.sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    small, big = (int(x) for x in args.scale_accounts.split(","))
+    args.scale_accounts = (small, big)
+    if args.transactions < 1 or args.repeats < 1 or args.senders < 1:
+        parser.error("--transactions, --repeats and --senders must be positive")
+    return args
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> dict:
+    sections = set(args.sections)
+    if sections & {"node", "follower"}:
+        sections.add("ceiling")
+    result: dict = {"version": 1, "transactions": args.transactions, "repeats": args.repeats,
+                    "senders": args.senders, "cpus": os.cpu_count(), "ecc_backend": ceiling.ecc_backend(),
+                    "profiled": args.profile is not None}
+    started = time.perf_counter()
+    load = None
+    if sections & {"ceiling", "node", "rpc", "follower"}:
+        _say(f"signing {args.transactions} ERC-20 and as many value transfers ...")
+        load = build_workload(args.transactions, args.senders)
+
+    samples: dict[str, list[dict]] = {"ceiling": [], "node": [], "rpc": [], "follower": []}
+    echo = start_echo() if "rpc" in sections else None
+    try:
+        if echo is not None:
+            echo.wait_ready()
+        for repeat in range(args.repeats):
+            tag = f"[{repeat + 1}/{args.repeats}]"
+            if "ceiling" in sections:
+                _say(f"{tag} ceiling: stock py-evm mine_all")
+                with _maybe_profile(args, f"ceiling-{repeat}"):
+                    samples["ceiling"].append(asdict(ceiling.run_once(load.setup, load.erc20, load.value)))
+            if sections & {"node", "rpc"}:
+                _say(f"{tag} node: smartchain run, JSON-RPC")
+                prefix = ()
+                if args.profile is not None:
+                    args.profile.mkdir(parents=True, exist_ok=True)
+                    prefix = (sys.executable, "-m", "benchmarks.profiled", str(args.profile / f"node-{repeat}.prof"))
+                run_ = endtoend.run_once(load, args.concurrency, args.rpc_seconds if "rpc" in sections else 0,
+                                         args.block_time, prefix, transfers="node" in sections)
+                sample = asdict(run_)
+                rates = sample.pop("rpc")
+                samples["node"].append(sample)
+                if echo is not None:
+                    rates.update(endtoend.echo_rates(echo, args.rpc_seconds))
+                    samples["rpc"].append(rates)
+            if "follower" in sections:
+                _say(f"{tag} follower: in-process build, export, import")
+                samples["follower"].append(asdict(follower.run_once(
+                    load, phase=functools.partial(_follower_phase, args, repeat))))
+    finally:
+        if echo is not None:
+            echo.stop()
+
+    if samples["ceiling"]:
+        c = medians(samples["ceiling"])
+        result["ceiling"] = dict(c, block_size=ceiling.BLOCK_SIZE, samples=samples["ceiling"])
+    if "node" in sections:
+        n = medians(samples["node"])
+        result["node"] = dict(n, mode="automine" if args.block_time == 0 else f"block time {args.block_time:g} s",
+                              concurrency=args.concurrency,
+                              erc20_ratio=ratio(n["erc20_tps"], result["ceiling"]["erc20_tps"]),
+                              value_ratio=ratio(n["value_tps"], result["ceiling"]["value_tps"]),
+                              samples=samples["node"])
+    if "rpc" in sections:
+        rates = medians(samples["rpc"])
+        ratios = {}
+        for key, value in rates.items():
+            name, c = key.split("@")
+            if name != "echo":
+                ratios[key] = ratio(value, rates[f"echo@{c}"])
+        result["rpc"] = {"rates": rates, "ratios": ratios, "seconds_each": args.rpc_seconds,
+                         "samples": samples["rpc"]}
+    if "follower" in sections:
+        f = medians(samples["follower"])
+        cl = result["ceiling"]
+        result["follower"] = dict(f, build_erc20_ratio=ratio(f["build_erc20_tps"], cl["erc20_tps"]),
+                                  build_value_ratio=ratio(f["build_value_tps"], cl["value_tps"]),
+                                  import_erc20_ratio=ratio(f["import_erc20_tps"], cl["erc20_tps"]),
+                                  import_value_ratio=ratio(f["import_value_tps"], cl["value_tps"]),
+                                  block_size=ceiling.BLOCK_SIZE, samples=samples["follower"])
+    if "startup" in sections:
+        _say("startup: smartchain run -> first eth_chainId; in-process Node start")
+        runs = [asdict(startup.run_once()) for _ in range(args.repeats)]
+        result["startup"] = dict(medians(runs), samples=runs)
+    if "scale" in sections:
+        small, big = args.scale_accounts
+        runs = {}
+        for accounts in (small, big):
+            _say(f"scale: {accounts:,} funded accounts")
+            with _maybe_profile(args, f"scale-{accounts}"):
+                runs[accounts] = scale.run(accounts, args.scale_block_size, args.scale_blocks, args.senders)
+        result["scale"] = {"small_accounts": small, "big_accounts": big,
+                           "small_us_per_tx": runs[small].us_per_tx, "big_us_per_tx": runs[big].us_per_tx,
+                           "ratio": ratio(runs[big].us_per_tx, runs[small].us_per_tx),
+                           "small_setup_s": runs[small].setup_s, "big_setup_s": runs[big].setup_s,
+                           "blocks": args.scale_blocks, "block_size": args.scale_block_size}
+    result["targets"] = targets(result)
+    result["seconds"] = time.perf_counter() - started
+    return result
+
+
+@contextmanager
+def _maybe_profile(args: argparse.Namespace, name: str) -> Iterator[None]:
+    """Profile the block into args.profile/name.{prof,txt} when --profile is given."""
+    if args.profile is None:
+        yield
+        return
+    with profiled() as profile:
+        yield
+    write(pstats.Stats(profile), args.profile, name)
+
+
+def _follower_phase(args: argparse.Namespace, repeat: int, name: str):
+    return _maybe_profile(args, f"follower-{name}-{repeat}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _options(argv)
+    result = run(args)
+    print(table(result))
+    print(json.dumps(result, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

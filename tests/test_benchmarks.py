@@ -1,0 +1,150 @@
+"""The benchmark harness: a smoke run of the real command with tiny sizes (no timing thresholds), and the
+pieces whose correctness the figures rest on (the one-pass trie builder, the prebuilt million-account state)."""
+from __future__ import annotations
+
+import json
+import math
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import rlp
+from eth_utils import keccak
+from trie import HexaryTrie
+
+from benchmarks.scale import FUNDED_BALANCE, funded_address, make_datadir
+from benchmarks.triebuild import BLANK_ROOT, build_trie
+from benchmarks.workload import SENDER_FUNDS, sender_keys
+from node.config import NodeConfig
+from node.node import Node
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = ("ceiling", "node", "rpc", "startup", "scale", "follower")
+
+
+def _key_sets():
+    rnd = random.Random(5)
+    yield "empty", {}
+    yield "one", {b"\x01\x02": b"v"}
+    # transaction/receipt tries: keys rlp(index), short values get embedded in their parents
+    yield "tx-index", {rlp.encode(i): bytes([i % 7 + 1]) * (i % 40 + 1) for i in range(300)}
+    # account tries: hashed keys, values longer than 32 bytes
+    yield "hashed", {keccak(i.to_bytes(4, "big")): rnd.randbytes(70) for i in range(500)}
+    # keys that are prefixes of others and share long runs of nibbles
+    yield "prefixes", {bytes(rnd.randrange(3) for _ in range(rnd.randrange(1, 5))): rnd.randbytes(rnd.choice([1, 5, 40]))
+                       for _ in range(200)}
+
+
+@pytest.mark.parametrize("name, items", list(_key_sets()), ids=[n for n, _ in _key_sets()])
+def test_one_pass_trie_equals_hexary_trie(name, items):
+    reference = HexaryTrie({})
+    for key, value in items.items():
+        reference[key] = value
+    nodes: dict[bytes, bytes] = {}
+    root = build_trie(items.items(), nodes.__setitem__)
+    assert root == reference.root_hash
+    rebuilt = HexaryTrie(nodes, root)  # every node the lookups need was handed to put()
+    for key, value in items.items():
+        assert rebuilt[key] == value
+    if not items:
+        assert root == BLANK_ROOT
+
+
+def test_one_pass_trie_refuses_duplicate_keys():
+    with pytest.raises(ValueError, match="duplicate"):
+        build_trie([(b"\x01", b"a"), (b"\x01", b"b")], {}.__setitem__)
+
+
+def test_prebuilt_state_opens_as_an_initialised_data_dir(tmp_path):
+    senders = [address for _, address in sender_keys(3)]
+    make_datadir(tmp_path / "node", 2000, senders)
+    with Node(NodeConfig(datadir=tmp_path / "node", block_time=0, produce=False)) as node:
+        assert node.chain.head.block_number == 0
+        assert node.chain.head.hash == node.chain.genesis_hash
+        state = node.chain.state_at()
+        for i in (0, 1, 1999):
+            assert state.get_balance(funded_address(i)) == FUNDED_BALANCE
+        assert state.get_balance(funded_address(2000)) == 0
+        assert all(state.get_balance(a) == SENDER_FUNDS for a in senders)
+        for address, account in node.chain_config.alloc.items():  # genesis.json's own accounts are kept
+            assert state.get_balance(address) == account.balance
+
+
+def _run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_help_lists_the_options():
+    out = _run("--help", timeout=60)
+    assert out.returncode == 0, out.stderr
+    for option in ("--transactions", "--repeats", "--sections", "--quick", "--profile"):
+        assert option in out.stdout
+
+
+def test_unknown_section_is_refused():
+    out = _run("--sections", "ceiling,warp", timeout=60)
+    assert out.returncode == 2
+    assert "warp" in out.stderr
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and value > 0 and math.isfinite(value)
+
+
+def test_quick_run_reports_every_section():
+    out = _run("--quick")
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert "ceiling" in out.stdout and "follower" in out.stdout  # the table came first
+    for section in SECTIONS:
+        assert section in result, section
+    n = result["transactions"]
+    assert n == 48 and result["repeats"] == 1
+
+    ceiling, node, follower = result["ceiling"], result["node"], result["follower"]
+    for figures, keys in ((ceiling, ("erc20_tps", "value_tps")),
+                          (node, ("erc20_tps", "value_tps", "erc20_send_rps")),
+                          (follower, ("build_erc20_tps", "build_value_tps", "import_erc20_tps", "import_value_tps",
+                                      "import_blocks_per_s"))):
+        for key in keys:
+            assert _positive(figures[key]), (key, figures[key])
+    # every transfer succeeded on both sides, so both executed the same work
+    assert ceiling["erc20_ok"] == ceiling["value_ok"] == n
+    assert node["erc20_ok"] == node["value_ok"] == n
+    # ratios are computed from the figures of this same run
+    assert node["erc20_ratio"] == pytest.approx(node["erc20_tps"] / ceiling["erc20_tps"])
+    assert node["value_ratio"] == pytest.approx(node["value_tps"] / ceiling["value_tps"])
+    assert follower["import_erc20_ratio"] == pytest.approx(follower["import_erc20_tps"] / ceiling["erc20_tps"])
+    assert follower["build_erc20_ratio"] == pytest.approx(follower["build_erc20_tps"] / ceiling["erc20_tps"])
+
+    rates, ratios = result["rpc"]["rates"], result["rpc"]["ratios"]
+    for method in ("eth_blockNumber", "eth_call", "eth_getTransactionReceipt", "echo"):
+        for c in (1, 32):
+            assert _positive(rates[f"{method}@{c}"]), (method, c)
+    assert ratios["eth_blockNumber@32"] == pytest.approx(rates["eth_blockNumber@32"] / rates["echo@32"])
+    assert ratios["eth_call@1"] == pytest.approx(rates["eth_call@1"] / rates["echo@1"])
+
+    startup = result["startup"]
+    assert _positive(startup["process_fresh_s"]) and _positive(startup["process_restart_s"])
+    assert _positive(startup["node_start_s"])
+
+    scale = result["scale"]
+    assert scale["small_accounts"] < scale["big_accounts"]
+    assert _positive(scale["small_us_per_tx"]) and _positive(scale["big_us_per_tx"])
+    assert scale["ratio"] == pytest.approx(scale["big_us_per_tx"] / scale["small_us_per_tx"])
+
+    by_figure = {t["figure"]: t for t in result["targets"]}
+    assert by_figure["node.erc20_ratio"]["value"] == node["erc20_ratio"]
+    assert by_figure["scale.ratio"]["met"] == (scale["ratio"] <= 2.0)
+
+
+def test_sections_can_be_chosen():
+    out = _run("--quick", "--sections", "startup")
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "startup" in result
+    assert not {"ceiling", "node", "rpc", "scale", "follower"} & result.keys()
