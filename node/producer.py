@@ -80,7 +80,12 @@ class Producer:
                         if not self.produce_block().transactions:
                             break  # nothing pending was executable: wait for the next transaction
                 elif self.interval_ms:
-                    target = max(self.chain.engine.next_block_ms(self.chain.head), self._last_ms + self.interval_ms)
+                    own_slot = self.chain.engine.next_block_ms(self.chain.head, self.address)
+                    if own_slot is None:   # not ours to seal (signed recently, or not a validator): next head
+                        self._wake.wait()
+                        self._wake.clear()
+                        continue
+                    target = max(own_slot, self._last_ms + self.interval_ms)
                     if self.clock.wait_until(target, self._wake):
                         self._wake.clear()
                         continue   # woken: mode, time or stop changed
