@@ -6,6 +6,7 @@ then a binary search between the gas actually used and the cap, to within 1.5%.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from eth.abc import BlockHeaderAPI, ComputationAPI
@@ -14,8 +15,11 @@ from eth.exceptions import Revert
 from eth_abi import decode as abi_decode
 from eth_utils import ValidationError
 
+from node.deadline import DeadlineExceeded, go_duration, with_deadline
+
 ZERO_ADDRESS = b"\x00" * 20
 CALL_GAS_CAP = 50_000_000        # geth's --rpc.gascap default
+CALL_TIMEOUT = 5.0               # s; geth's --rpc.evmtimeout default
 ESTIMATE_ERROR_RATIO = 0.015     # geth's gasestimator: stop when within 1.5% of the answer
 CALL_STIPEND = 2300
 ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
@@ -67,17 +71,23 @@ def call_transaction(vm, params: CallParams, gas: int):
     return SpoofAttributes(unsigned, from_=params.sender)
 
 
-def _execute(chain, header: BlockHeaderAPI, params: CallParams, gas: int) -> ComputationAPI:
+def _execute(chain, header: BlockHeaderAPI, params: CallParams, gas: int,
+             timeout: float | None = None) -> ComputationAPI:
     vm = chain.vm_at(header)
+    if timeout is not None:
+        vm.state.computation_class = with_deadline(vm.state.computation_class, time.monotonic() + timeout)
     return vm.state.apply_transaction(call_transaction(vm, params, gas))
 
 
-def call(chain, header: BlockHeaderAPI, params: CallParams, gas_cap: int = CALL_GAS_CAP) -> bytes:
+def call(chain, header: BlockHeaderAPI, params: CallParams, gas_cap: int = CALL_GAS_CAP,
+         timeout: float | None = CALL_TIMEOUT) -> bytes:
     """Return data of the call; raise ExecutionReverted / ExecutionError as geth would answer."""
     try:
-        computation = _execute(chain, header, params, call_gas(params, header, gas_cap))
+        computation = _execute(chain, header, params, call_gas(params, header, gas_cap), timeout)
     except ValidationError as exc:
         raise ExecutionError(validation_message(exc)) from None
+    except DeadlineExceeded:
+        raise ExecutionError(f"execution aborted (timeout = {go_duration(timeout)})") from None
     _raise_if_failed(computation)
     return computation.output
 

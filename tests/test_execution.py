@@ -81,3 +81,25 @@ def test_call_with_value_over_balance_fails_clearly(env):
     poor = b"\x99" * 20
     with pytest.raises(ExecutionError, match="insufficient funds"):
         call(node.chain, node.chain.head, CallParams(sender=poor, to=token, value=1, gas_price=1))
+
+
+LOOP = bytes.fromhex("5b600056")   # JUMPDEST PUSH1 0 JUMP: runs until the gas is gone
+
+
+def test_a_call_past_its_time_is_aborted_with_geth_s_message(tmp_path):
+    with Node(NodeConfig(datadir=tmp_path, produce=False)) as node:
+        looper, nested = b"\x10" * 20, b"\x11" * 20
+        # the nested frame loops: the deadline holds in every frame, not only the outermost
+        call_looper = bytes.fromhex("6000600060006000600073") + looper + bytes.fromhex("5af1")
+        node.chain.edit_head_state(lambda state: (state.set_code(looper, LOOP), state.set_code(nested, call_looper)))
+        for target in (looper, nested):
+            with pytest.raises(ExecutionError, match=r"^execution aborted \(timeout = 200ms\)$"):
+                call(node.chain, node.chain.head, CallParams(to=target), timeout=0.2)
+        # with time to spare, the same loop ends as geth's does: out of gas
+        with pytest.raises(ExecutionError, match="out of gas"):
+            call(node.chain, node.chain.head, CallParams(to=looper, gas=100_000), timeout=5)
+
+
+def test_go_duration_formats_like_go():
+    from node.deadline import go_duration
+    assert [go_duration(s) for s in (5, 1.5, 0.2, 0.001)] == ["5s", "1.5s", "200ms", "1ms"]

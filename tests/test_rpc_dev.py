@@ -293,3 +293,10 @@ def test_web3py_drives_snapshots_and_impersonation(r):
 @pytest.mark.parametrize("method", sorted(dev.METHODS))
 def test_dev_methods_are_absent_outside_dev_mode(prod_rpc, method):
     assert prod_rpc.error(method) == {"code": -32601, "message": f"the method {method} does not exist/is not available"}
+
+
+def test_an_endless_eth_call_is_aborted_after_geth_s_5_s_and_the_node_goes_on(r):
+    r.call("anvil_setCode", STRANGER, "0x5b600056")   # JUMPDEST PUSH1 0 JUMP
+    error = r.error("eth_call", {"to": STRANGER, "gas": hex(10**9)}, "latest")
+    assert error == {"code": -32000, "message": "execution aborted (timeout = 5s)"}
+    assert r.call("eth_blockNumber") == "0x0"

@@ -1,0 +1,61 @@
+"""A wall-clock limit on EVM execution, as geth's --rpc.evmtimeout (5 s) bounds eth_call.
+
+py-evm runs each frame's opcodes by iterating its CodeStream; a computation class configured here gives every frame
+a CodeStream that looks at the clock every 4096 opcodes and raises DeadlineExceeded (not a VM error, so no frame
+catches it) once the deadline has passed. Only calls get it: block execution never stops on time.
+"""
+from __future__ import annotations
+
+import time
+from typing import Iterator, Type
+
+from eth.abc import ComputationAPI
+from eth.vm.code_stream import CodeStream
+from eth.vm.opcode_values import STOP
+
+CHECK_EVERY = 0xFFF   # opcodes between looks at the clock, minus one (a mask)
+
+
+class DeadlineExceeded(Exception):
+    pass
+
+
+class _DeadlineCode(CodeStream):
+    __slots__ = ("_deadline",)
+
+    def __init__(self, code_bytes: bytes, deadline: float) -> None:
+        super().__init__(code_bytes)
+        self._deadline = deadline
+
+    def __iter__(self) -> Iterator[int]:
+        # CodeStream.__iter__ with a clock check: a read may move the pc during the yield
+        code, deadline, steps = self._raw_code_bytes, self._deadline, 0
+        while True:
+            try:
+                opcode = code[self.program_counter]
+            except IndexError:
+                break
+            self.program_counter += 1
+            steps += 1
+            if not steps & CHECK_EVERY and time.monotonic() > deadline:
+                raise DeadlineExceeded()
+            yield opcode
+        yield STOP
+
+
+def with_deadline(computation_class: Type[ComputationAPI], deadline: float) -> Type[ComputationAPI]:
+    """`computation_class` whose frames stop with DeadlineExceeded after `deadline` (time.monotonic())."""
+
+    class Deadlined(computation_class):   # type: ignore[valid-type, misc]
+        def __init__(self, state, message, transaction_context) -> None:
+            super().__init__(state, message, transaction_context)
+            self.code = _DeadlineCode(message.code, deadline)
+
+    return Deadlined
+
+
+def go_duration(seconds: float) -> str:
+    """`seconds` as Go prints a time.Duration: 5s, 1.5s, 200ms."""
+    if seconds >= 1:
+        return f"{seconds:g}s"
+    return f"{seconds * 1000:g}ms"
