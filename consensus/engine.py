@@ -3,8 +3,8 @@
 Given a header lookup (and a key-value db for checkpoints) the engine follows the chain through snapshots: the
 validator set, turn length and recent signers at the parent decide who may seal, with what difficulty and how
 late. Without one it runs on the fixed genesis set with no recents, which is all a single-validator chain needs.
-The next validator set for epoch blocks comes from `election(parent)` when given (staking state), else the set in
-force carries over.
+The next validator set for epoch blocks comes from `election(parent)` when given (staking state at the parent);
+without one, or when it answers None, the set in force carries over.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ INITIAL_BACKOFF_MS = 2000  # BSC lorentzInitialBackOffTime
 WIGGLE_MS = 1000  # BSC wiggleTime
 
 HeaderLookup = Callable[[bytes], BlockHeaderAPI | None]
-Election = Callable[[BlockHeaderAPI], EpochSet]
+Election = Callable[[BlockHeaderAPI], EpochSet | None]  # None: the set in force carries over
 
 
 class ParliaParams:
@@ -191,7 +191,8 @@ class PosaEngine:
                 f"{snap.recents_window} blocks, want fewer than turn length {snap.turn_length}")
 
     def _expected_set(self, parent: BlockHeaderAPI, snap: Snapshot) -> EpochSet:
-        return self.election(parent) if self.election is not None else snap.epoch_set
+        elected = self.election(parent) if self.election is not None else None
+        return snap.epoch_set if elected is None else elected
 
     def _verify_epoch_set(self, header: BlockHeaderAPI, expected: EpochSet) -> None:
         parsed = rules.parse_extra(header.extra_data, epoch_block=True)
