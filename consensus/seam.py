@@ -7,15 +7,21 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional, Type
 
-from eth.abc import AtomicDatabaseAPI, BlockAPI, BlockHeaderAPI, ConsensusAPI, ConsensusContextAPI, VirtualMachineAPI
+from eth.abc import (
+    AtomicDatabaseAPI, BlockAPI, BlockHeaderAPI, ComputationAPI, ConsensusAPI, ConsensusContextAPI,
+    SignedTransactionAPI, VirtualMachineAPI,
+)
 from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.headers import create_prague_header_from_parent
-from eth.vm.forks.prague.state import PragueState
+from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth_typing import Address
 from eth_utils import ValidationError
+from eth_utils.toolz import merge
 
 from consensus.engine import PosaEngine
 from consensus.header import DIFF_IN_TURN
+from consensus.system import SYSTEM_ADDRESS, SYSTEM_PRECOMPILES, pay_undistributed_fees
 
 # epoch extraData carries up to hundreds of validators with BLS keys; py-evm's default cap is 32 bytes
 EXTRA_DATA_MAX_BYTES = 1 << 16
@@ -82,6 +88,35 @@ def _validate_header(cls: Type[VirtualMachineAPI], header: BlockHeaderAPI, paren
 def _assign_block_rewards(vm: VirtualMachineAPI, block: BlockAPI) -> None:
     # py-evm's block-end hook, called by finalize_block on the build and import paths alike
     vm.consensus_context.engine.finalize(vm.state, block.header)
+    # whatever finalize did not distribute (no staking contracts in genesis) is the sealer's, as before staking
+    pay_undistributed_fees(vm.state, block.header.coinbase)
+
+
+class ParliaTransactionExecutor(PragueTransactionExecutor):
+    """Fees collect at 0xffff…fffe, not at the coinbase (BSC state_transition.go), until finalize splits them.
+
+    COINBASE still reads the sealer and the coinbase is still warm (EIP-3651), as on BSC; py-evm pays the coinbase,
+    then the same amount moves on. The fee is py-evm's own: gas used after refunds and the EIP-7623 floor, times
+    the tip (the whole price, the base fee being 0).
+    """
+
+    def finalize_computation(self, transaction: SignedTransactionAPI, computation: ComputationAPI) -> ComputationAPI:
+        computation = super().finalize_computation(transaction, computation)
+        gas_used = transaction.gas - computation.get_gas_remaining()
+        refund = self.calculate_gas_refund(computation, gas_used)
+        fee = (gas_used - refund + computation.data_floor_gas) * self.vm_state.get_tip(transaction)
+        if fee:
+            coinbase = self.vm_state.coinbase
+            self.vm_state.delta_balance(coinbase, -fee)
+            self.vm_state.delta_balance(SYSTEM_ADDRESS, fee)
+            # EIP-161: the coinbase counts as touched, so an account only the fee made non-empty goes away again
+            if self.vm_state.account_is_empty(coinbase):
+                self.vm_state.delete_account(coinbase)
+        return computation
+
+
+ParliaComputation = PragueComputation.configure(
+    __name__="ParliaComputation", _precompiles=merge(PragueComputation.get_precompiles(), SYSTEM_PRECOMPILES))
 
 
 class _DifficultyRandao:
@@ -91,7 +126,8 @@ class _DifficultyRandao:
         return self.execution_context.difficulty.to_bytes(32, "big")
 
 
-ParliaState = type("ParliaState", (_DifficultyRandao, PragueState), {})
+ParliaState = type("ParliaState", (_DifficultyRandao, PragueState), {
+    "computation_class": ParliaComputation, "transaction_executor_class": ParliaTransactionExecutor})
 
 
 def parlia_vm_class(base: Type[PragueVM] = PragueVM) -> Type[PragueVM]:
