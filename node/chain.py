@@ -181,6 +181,11 @@ class Chain:
     def receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
         return self.chaindb.get_receipts(header, self.vm_class_for(header).get_block_class().receipt_builder)
 
+    def next_header(self, parent: BlockHeaderAPI | None = None, **fields) -> BlockHeaderAPI:
+        """The header a block on `parent` (default: the head) starts from under the chain's rules (base fee,
+        blob gas, fork fields); `fields` (timestamp, gas_limit ...) as the block would set them."""
+        return self.py.create_header_from_parent(parent or self.head, **fields)
+
     def vm_at(self, header: BlockHeaderAPI | None = None) -> VirtualMachineAPI:
         """A VM on the state after `header` (default: the head), with the head's pending dev edits applied."""
         header = header or self.head

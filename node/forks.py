@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Type
+from typing import Mapping, Type
 
 from eth.abc import BlockHeaderAPI, VirtualMachineAPI
 from eth.chains.mainnet import MainnetDAOValidatorVM
@@ -19,7 +19,8 @@ from eth.vm.forks import (ArrowGlacierVM, BerlinVM, ByzantiumVM, CancunVM, Const
                           GrayGlacierVM, HomesteadVM, IstanbulVM, LondonVM, MuirGlacierVM, ParisVM, PetersburgVM,
                           PragueVM, ShanghaiVM, SpuriousDragonVM, TangerineWhistleVM)
 
-from node.genesis import ChainConfig
+from node import blobgas
+from node.genesis import BlobParams, ChainConfig
 
 log = logging.getLogger("smartchain.forks")
 
@@ -71,9 +72,11 @@ class Fork:
 class ForkSchedule:
     """The forks of one chain, oldest first; `fork_at` picks the one that rules a block."""
 
-    def __init__(self, forks: tuple[Fork, ...], terminal_total_difficulty: int | None = None):
+    def __init__(self, forks: tuple[Fork, ...], terminal_total_difficulty: int | None = None,
+                 blob_schedule: Mapping[str, BlobParams] | None = None):
         self.forks = forks
         self.terminal_total_difficulty = terminal_total_difficulty
+        self.blob_schedule = {**blobgas.DEFAULTS, **(blob_schedule or {})}
         self._warned: set[str] = set()
 
     @classmethod
@@ -101,7 +104,7 @@ class ForkSchedule:
             if start is None:
                 continue
             forks.append(Fork(name, vm_class or LATEST_VM, time=start, native=vm_class is not None))
-        return cls(tuple(forks), ttd)
+        return cls(tuple(forks), ttd, config.blob_schedule)
 
     def fork_at(self, number: int, timestamp: int, merged: bool) -> Fork:
         """The newest fork active for a block with this number and time, after the merge or not."""
@@ -131,6 +134,36 @@ class ForkSchedule:
 
     def fork_for(self, header: BlockHeaderAPI) -> Fork:
         return self.fork_at(header.block_number, header.timestamp, self.is_merged(header))
+
+    def blob_params(self, fork: Fork) -> BlobParams | None:
+        """geth's latestBlobConfig: the blobSchedule entry of the newest active fork among Cancun, Prague and the
+        BPO forks that has one (Osaka has none of its own); None before Cancun."""
+        for earlier in reversed(self.forks[:self.forks.index(fork) + 1]):
+            if earlier.name in blobgas.SCHEDULED_FORKS and earlier.name in self.blob_schedule:
+                return self.blob_schedule[earlier.name]
+        return None
+
+    def blob_base_fee(self, header: BlockHeaderAPI) -> int:
+        """The price of blob gas in `header`'s block (0 before Cancun, as geth answers)."""
+        params = self.blob_params(self.fork_for(header))
+        return 0 if params is None else blobgas.blob_base_fee(header.excess_blob_gas, params)
+
+    def next_excess_blob_gas(self, header: BlockHeaderAPI, timestamp: int) -> tuple[int, BlobParams | None]:
+        """geth's CalcExcessBlobGas for `header`'s child at `timestamp`, with the child's blob parameters."""
+        fork = self.fork_at(header.block_number + 1, timestamp, self.is_merged(header))
+        params = self.blob_params(fork)
+        if params is None:
+            return 0, None
+        excess, used = getattr(header, "excess_blob_gas", 0), getattr(header, "blob_gas_used", 0)
+        reserve = fork.name in blobgas.RESERVE_PRICE_FORKS
+        return blobgas.next_excess_blob_gas(excess, used, getattr(header, "base_fee_per_gas", 0), params,
+                                            reserve), params
+
+    def next_blob_base_fee(self, header: BlockHeaderAPI, timestamp: int | None = None) -> int:
+        """The blob gas price of `header`'s child (at `timestamp`, default one second later)."""
+        excess, params = self.next_excess_blob_gas(
+            header, header.timestamp + 1 if timestamp is None else timestamp)
+        return 0 if params is None else blobgas.blob_base_fee(excess, params)
 
 
 def _no_proof(vm_class: type) -> type:

@@ -12,6 +12,7 @@ from typing import Sequence
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 
+from node.blobgas import GAS_PER_BLOB
 from node.store import TxMeta
 from node.txvalidation import BLOB_TX, DYNAMIC_FEE_TX, SET_CODE_TX, effective_price, tx_type
 
@@ -184,9 +185,10 @@ def _authorization(a) -> dict:
 
 # -- receipts and logs --
 
-def receipt(b: BlockAPI, index: int, r: ReceiptAPI, meta: TxMeta) -> dict:
-    """geth's MarshalReceipt for the transaction at `index` of `b`."""
+def receipt(b: BlockAPI, index: int, r: ReceiptAPI, meta: TxMeta, blob_gas_price: int = 0) -> dict:
+    """geth's MarshalReceipt for the transaction at `index` of `b` (`blob_gas_price`: the block's, for type 3)."""
     tx = b.transactions[index]
+    kind = tx_type(tx)
     fields = {
         "blockHash": data(b.hash),
         "blockNumber": quantity(b.number),
@@ -197,13 +199,19 @@ def receipt(b: BlockAPI, index: int, r: ReceiptAPI, meta: TxMeta) -> dict:
         "gasUsed": quantity(meta.gas_used),
         "logs": [log(b, index, meta.first_log_index + i, entry) for i, entry in enumerate(r.logs)],
         "logsBloom": bloom(r.bloom),
-        "status": quantity(1 if r.state_root == b"\x01" else 0),
         "to": address(tx.to),
         "transactionHash": data(tx.hash),
         "transactionIndex": quantity(index),
-        "type": quantity(tx_type(tx)),
+        "type": quantity(kind),
     }
-    return fields
+    if len(r.state_root) == 32:    # before Byzantium a receipt carries the post-state root, not a status
+        fields["root"] = data(r.state_root)
+    else:
+        fields["status"] = quantity(1 if r.state_root == b"\x01" else 0)
+    if kind == BLOB_TX:
+        fields["blobGasUsed"] = quantity(GAS_PER_BLOB * len(tx.blob_versioned_hashes))
+        fields["blobGasPrice"] = quantity(blob_gas_price)
+    return dict(sorted(fields.items()))
 
 
 def log(b: BlockAPI, tx_index: int, log_index: int, entry) -> dict:

@@ -2,7 +2,7 @@
 rpc/logs.py, dev accounts in rpc/accounts.py). Plain functions of the node and parsed parameters, returning JSON."""
 from __future__ import annotations
 
-from eth.abc import BlockAPI
+from eth.abc import BlockAPI, BlockHeaderAPI
 
 from node.execution import CallParams, call as run_call, estimate_gas as run_estimate
 from rpc import encode
@@ -61,14 +61,24 @@ def call_params(args: CallArgs, base_fee: int = 0) -> CallParams:
                       value=args.value or 0, data=args.data or b"")
 
 
+def no_base_fee(header: BlockHeaderAPI, params: CallParams) -> BlockHeaderAPI:
+    """geth's NoBaseFee for calls: a call that pays nothing runs with base fee 0 (BASEFEE reads 0 too), so a block's
+    base fee does not refuse it. (A zero base fee, as on a Parlia chain, needs no change.)"""
+    if params.gas_price == 0 and encode.base_fee(header):
+        return header.copy(base_fee_per_gas=0)
+    return header
+
+
 def call(node, args: CallArgs, block: BlockRef = LATEST) -> str:
     header = state_header(node, block)
-    return encode.data(run_call(node.chain, header, call_params(args, encode.base_fee(header))))
+    params = call_params(args, encode.base_fee(header))
+    return encode.data(run_call(node.chain, no_base_fee(header, params), params))
 
 
 def estimate_gas(node, args: CallArgs, block: BlockRef = LATEST) -> str:
     header = state_header(node, block)
-    return encode.quantity(run_estimate(node.chain, header, call_params(args, encode.base_fee(header))))
+    params = call_params(args, encode.base_fee(header))
+    return encode.quantity(run_estimate(node.chain, no_base_fee(header, params), params))
 
 
 # -- transactions --
@@ -91,7 +101,8 @@ def get_transaction_receipt(node, tx_hash: Hash) -> dict | None:
     if found is None:
         return None
     b, index, metas = found
-    return encode.receipt(b, index, node.chain.receipts(b.header)[index], metas[index])
+    return encode.receipt(b, index, node.chain.receipts(b.header)[index], metas[index],
+                          node.chain.schedule.blob_base_fee(b.header))
 
 
 def _mined(node, tx_hash: bytes) -> tuple[BlockAPI, int, list] | None:
@@ -159,7 +170,8 @@ def get_block_receipts(node, block: BlockRef) -> list[dict] | None:
     if not b.transactions:
         return []
     receipts, metas = node.chain.receipts(b.header), node.chain.store.block_metas(b.hash)
-    return [encode.receipt(b, i, r, m) for i, (r, m) in enumerate(zip(receipts, metas))]
+    blob_price = node.chain.schedule.blob_base_fee(b.header)
+    return [encode.receipt(b, i, r, m, blob_price) for i, (r, m) in enumerate(zip(receipts, metas))]
 
 
 def get_uncle_count_by_block_number(node, block: BlockNumber) -> str | None:

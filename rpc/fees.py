@@ -1,11 +1,14 @@
-"""Fee suggestions: eth_gasPrice, eth_maxPriorityFeePerGas, eth_feeHistory (geth's gasprice oracle rules).
+"""Fees: eth_gasPrice, eth_maxPriorityFeePerGas, eth_feeHistory (geth's gasprice oracle rules), eth_baseFee and
+eth_blobBaseFee.
 
-The base fee stays 0 on this chain (as on BSC), so the suggested tip is the whole price: the pool's minimum gas
-price, at least 1 gwei unless the node is configured to take 0. Fee history computes reward percentiles as geth
-does: each block's transactions sorted by effective tip, weighted by the gas each used.
+The suggested tip is the pool's minimum gas price, at least 1 gwei unless the node is configured to take 0 (on a
+Parlia chain the base fee stays 0, as on BSC, so the tip is the whole price). Base and blob fees follow the chain's
+fork rules (node.forks). Fee history computes reward percentiles as geth does: each block's transactions sorted by
+effective tip, weighted by the gas each used.
 """
 from __future__ import annotations
 
+from node.blobgas import GAS_PER_BLOB
 from rpc import encode
 from rpc.blocks import number_of
 from rpc.errors import ServerError
@@ -14,11 +17,6 @@ from rpc.params import BlockCount, BlockNumber, Percentiles
 GWEI = 10**9
 MAX_HISTORY = 1024             # geth's --rpc.feehistory.maxheaders / maxblocks
 MAX_PERCENTILES = 100          # geth's maxQueryLimit
-GAS_PER_BLOB = 2**17
-MAX_BLOBS_PER_BLOCK = 9        # Prague (EIP-7691)
-TARGET_BLOBS_PER_BLOCK = 6
-BLOB_FEE_UPDATE_FRACTION = 5007716
-MIN_BLOB_BASE_FEE = 1
 
 
 def suggested_tip(node) -> int:
@@ -34,6 +32,16 @@ def max_priority_fee_per_gas(node) -> str:
     return encode.quantity(suggested_tip(node))
 
 
+def base_fee(node) -> str:
+    """eth_baseFee: the base fee of the block after the head, by the chain's rules (0 on a Parlia chain)."""
+    return encode.quantity(encode.base_fee(node.chain.next_header()))
+
+
+def blob_base_fee(node) -> str:
+    """eth_blobBaseFee: the price of blob gas at the head (geth's CalcBlobFee of the current header)."""
+    return encode.quantity(node.chain.schedule.blob_base_fee(node.chain.head))
+
+
 def fee_history(node, block_count: BlockCount, newest: BlockNumber, percentiles: Percentiles = None) -> dict:
     percentiles = percentiles or []
     _check_percentiles(percentiles)
@@ -47,16 +55,18 @@ def fee_history(node, block_count: BlockCount, newest: BlockNumber, percentiles:
     oldest = last + 1 - count
     rewards, base_fees, ratios, blob_fees, blob_ratios = [], [], [], [], []
     header = None
+    schedule = node.chain.schedule
     for number in range(oldest, last + 1):
         header = node.chain.header_by_number(number)
         base_fees.append(encode.base_fee(header))
         ratios.append(header.gas_used / header.gas_limit)
-        blob_fees.append(_blob_base_fee(header.excess_blob_gas))
-        blob_ratios.append(header.blob_gas_used / (MAX_BLOBS_PER_BLOCK * GAS_PER_BLOB))
+        blob_fees.append(schedule.blob_base_fee(header))
+        params = schedule.blob_params(schedule.fork_for(header))
+        blob_ratios.append(header.blob_gas_used / (params.max * GAS_PER_BLOB) if params else 0)
         if percentiles:
             rewards.append(_rewards(node, header, percentiles))
-    base_fees.append(encode.base_fee(header))   # the next block's: constant (zero) on this chain
-    blob_fees.append(_blob_base_fee(_next_excess_blob_gas(header)))
+    base_fees.append(encode.base_fee(node.chain.next_header(header)))
+    blob_fees.append(schedule.next_blob_base_fee(header))
     result = {"oldestBlock": encode.quantity(oldest)}
     if percentiles:
         result["reward"] = [[encode.quantity(r) for r in row] for row in rewards]
@@ -96,17 +106,3 @@ def _rewards(node, header, percentiles: list[float]) -> list[int]:
 
 def _number(ratio: float) -> float | int:
     return ratio if ratio else 0   # geth writes a zero float64 as 0
-
-
-def _next_excess_blob_gas(header) -> int:
-    return max(0, header.excess_blob_gas + header.blob_gas_used - TARGET_BLOBS_PER_BLOCK * GAS_PER_BLOB)
-
-
-def _blob_base_fee(excess_blob_gas: int) -> int:
-    """EIP-4844's fake_exponential(MIN_BLOB_BASE_FEE, excess, update fraction)."""
-    i, output, accumulator = 1, 0, MIN_BLOB_BASE_FEE * BLOB_FEE_UPDATE_FRACTION
-    while accumulator > 0:
-        output += accumulator
-        accumulator = accumulator * excess_blob_gas // (BLOB_FEE_UPDATE_FRACTION * i)
-        i += 1
-    return output // BLOB_FEE_UPDATE_FRACTION

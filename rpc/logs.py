@@ -1,7 +1,7 @@
 """eth_getLogs: a block hash or a block range, filtered by address (any of) and topics by position.
 
 Each header's logsBloom is checked first, so only blocks that may hold a match are read. Topic positions hold
-alternatives (OR); None (null) matches anything. Ranges are limited to MAX_BLOCK_RANGE blocks. The matching rules
+alternatives (OR); None (null) and an empty list match anything, as in geth. Ranges are limited to MAX_BLOCK_RANGE blocks. The matching rules
 are plain functions so that filters and subscriptions can reuse them.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ def bloom_may_match(bloom: int, crit: FilterCriteria) -> bool:
     bits = BloomFilter(bloom)
     if crit.addresses and not any(a in bits for a in crit.addresses):
         return False
-    return all(alternatives is None or any(t in bits for t in alternatives) for alternatives in crit.topics)
+    return all(not alternatives or any(t in bits for t in alternatives) for alternatives in crit.topics)
 
 
 def log_matches(address: bytes, topics: tuple[bytes, ...], crit: FilterCriteria) -> bool:
@@ -32,7 +32,7 @@ def log_matches(address: bytes, topics: tuple[bytes, ...], crit: FilterCriteria)
         return False
     if len(crit.topics) > len(topics):
         return False
-    return all(alternatives is None or topic in alternatives for topic, alternatives in zip(topics, crit.topics))
+    return all(not alternatives or topic in alternatives for topic, alternatives in zip(topics, crit.topics))
 
 
 def block_logs(node, b: BlockAPI, crit: FilterCriteria) -> list[dict]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Callable, Collection
 
-from rpc import accounts, debug, dev, eth, fees, filters, logs, net, subscriptions, txpool, web3
+from rpc import accounts, chaininfo, debug, debugraw, dev, eth, fees, filters, logs, net, proofs, subscriptions, txpool, web3
 from rpc.errors import InvalidParams, MethodNotFound
 from rpc.filters import FilterManager, Id, parse_id
 from rpc.params import PARSERS as PARAM_PARSERS, ParamError
@@ -26,7 +26,9 @@ from rpc.subscriptions import Connection, NotificationsUnsupported, Subscription
 
 PARSERS: dict[Any, Callable[[Any], Any]] = {**PARAM_PARSERS, Id: parse_id,
                                              accounts.TypedData: accounts.parse_typed_data,
-                                             debug.TraceConfigArg: debug.parse_trace_config_arg, **dev.PARSERS}
+                                             debug.TraceConfigArg: debug.parse_trace_config_arg, **dev.PARSERS,
+                                             proofs.StorageKeys: proofs.parse_storage_keys,
+                                             proofs.StorageRequest: proofs.parse_storage_request}
 
 METHODS: dict[str, Callable] = {
     "web3_clientVersion": web3.client_version,
@@ -60,6 +62,12 @@ METHODS: dict[str, Callable] = {
     "eth_gasPrice": fees.gas_price,
     "eth_maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
     "eth_feeHistory": fees.fee_history,
+    "eth_baseFee": fees.base_fee,
+    "eth_blobBaseFee": fees.blob_base_fee,
+    "eth_getProof": proofs.get_proof,
+    "eth_config": chaininfo.config,
+    "eth_capabilities": chaininfo.capabilities,
+    "eth_getStorageValues": proofs.get_storage_values,
     "eth_getLogs": logs.get_logs,
 }
 
@@ -107,6 +115,10 @@ OPTIONAL_MODULES: dict[str, dict[str, Callable]] = {
     "debug": {
         "debug_traceTransaction": debug.trace_transaction,
         "debug_traceCall": debug.trace_call,
+        "debug_getRawHeader": debugraw.get_raw_header,
+        "debug_getRawBlock": debugraw.get_raw_block,
+        "debug_getRawReceipts": debugraw.get_raw_receipts,
+        "debug_getRawTransaction": debugraw.get_raw_transaction,
     },
 }
 
