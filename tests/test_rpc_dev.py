@@ -300,3 +300,23 @@ def test_an_endless_eth_call_is_aborted_after_geth_s_5_s_and_the_node_goes_on(r)
     error = r.error("eth_call", {"to": STRANGER, "gas": hex(10**9)}, "latest")
     assert error == {"code": -32000, "message": "execution aborted (timeout = 5s)"}
     assert r.call("eth_blockNumber") == "0x0"
+
+
+def test_eth_get_proof_on_our_chain_verifies_against_the_block_state_root(r):
+    import rlp
+    from eth_hash.auto import keccak
+    from trie import HexaryTrie
+    r.call("anvil_setStorageAt", STRANGER, "0x5", "0x" + "00" * 31 + "09")
+    r.call("anvil_setBalance", STRANGER, "0x1234")
+    r.call("evm_mine")
+    root = bytes.fromhex(block(r)["stateRoot"][2:])
+    proof = r.call("eth_getProof", STRANGER, ["0x5"], "latest")
+    nodes = [rlp.decode(bytes.fromhex(n[2:])) for n in proof["accountProof"]]
+    nonce, balance, storage_root, code_hash = rlp.decode(
+        HexaryTrie.get_from_proof(root, keccak(bytes.fromhex(STRANGER[2:])), nodes))
+    assert int.from_bytes(balance, "big") == int(proof["balance"], 16) == 0x1234
+    assert "0x" + storage_root.hex() == proof["storageHash"]
+    [slot] = proof["storageProof"]
+    value = HexaryTrie.get_from_proof(storage_root, keccak((5).to_bytes(32, "big")),
+                                      [rlp.decode(bytes.fromhex(n[2:])) for n in slot["proof"]])
+    assert int.from_bytes(rlp.decode(value), "big") == int(slot["value"], 16) == 9
