@@ -17,7 +17,7 @@ from eth_keys import keys
 from eth_utils import function_signature_to_4byte_selector, keccak
 
 from consensus.engine import ParliaParams, PosaEngine
-from consensus.header import DIFF_IN_TURN, DIFF_NO_TURN, ValidatorInfo, encode_extra, sign_header
+from consensus.header import DIFF_IN_TURN, ValidatorInfo, encode_extra
 from consensus.seam import context_class_for, parlia_vm_class
 from consensus.system import (
     SYSTEM_ADDRESS, BlockEnd, GenesisValidator, SystemParams, finalize_block, genesis_alloc,
@@ -104,15 +104,17 @@ class Sandbox:
 
     def __init__(self, params: SystemParams = SystemParams(), validators: Sequence[bytes] = VALIDATORS[:3],
                  genesis_validators: Sequence[GenesisValidator] | None = None, epoch: int = 200,
-                 contracts: dict[bytes, bytes] | None = None, system: bool = True):
+                 contracts: dict[bytes, bytes | tuple[bytes, dict]] | None = None, system: bool = True):
         """`validators` are the genesis validators (staked as `genesis_validators` say, default the params'
-        genesis stake); `contracts` adds accounts with code; system=False leaves the system contracts out."""
+        genesis stake); `contracts` adds accounts with code (and storage); system=False leaves the system
+        contracts out."""
         self.params = params
         self.validators = sorted(validators)
         state = {address: {"balance": 10_000 * ETHER, "nonce": 0, "code": b"", "storage": {}} for address in
                  [u.address for u in USERS] + list(self.validators)}
         for address, code in (contracts or {}).items():
-            state[address] = {"balance": 0, "nonce": 1, "code": code, "storage": {}}
+            code, storage = code if isinstance(code, tuple) else (code, {})
+            state[address] = {"balance": 0, "nonce": 1, "code": code, "storage": storage}
         if system:
             state.update(genesis_alloc(genesis_validators or [GenesisValidator(v) for v in self.validators], params,
                                        GENESIS_TIME))
@@ -201,10 +203,3 @@ class Sandbox:
     def total_balances(self, extra: Sequence[bytes] = ()) -> int:
         state = self.state()
         return sum(state.get_balance(a) for a in self.addresses | set(extra))
-
-
-def signed_header(sandbox: Sandbox, key: keys.PrivateKey, **changes: Any):
-    """A sealed header at the next height with `changes` (for double-sign evidence)."""
-    header = sandbox.next_header(coinbase=key.public_key.to_canonical_address()).copy(**changes)
-    return sign_header(header, key, CHAIN_ID)
-

@@ -12,6 +12,7 @@ from eth.abc import StateAPI
 from eth_utils import to_checksum_address
 
 from consensus.header import BLS_PUBKEY_LEN, ValidatorInfo
+from consensus.snapshot import EpochSet
 from consensus.system import credit, stakehub, validatorset
 from consensus.system.runtime import Env
 from consensus.system.stakehub_views import voting_power
@@ -45,6 +46,13 @@ def elect(state: StateAPI) -> tuple[ValidatorInfo, ...]:
 def turn_length(state: StateAPI) -> int:
     """ValidatorSet.getTurnLength(): what the next epoch block's turnLength byte says."""
     return validatorset.store(Env(state)).get("turnLength") or 1
+
+
+def epoch_set(state: StateAPI) -> EpochSet | None:
+    """What PosaEngine's `election` hook answers for the state at an epoch block's parent: the elected validators
+    and the turn length, or None (the set in force carries over) on a chain without the staking contracts."""
+    validators = elect(state)
+    return EpochSet(validators, turn_length(state)) if validators else None
 
 
 def _info(address: bytes, vote: bytes) -> ValidatorInfo:

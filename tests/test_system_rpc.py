@@ -1,0 +1,166 @@
+"""Staking end to end: a real node (genesis with the system contracts, LMDB, the HTTP server) driven by web3.py with
+contract objects built from BSC's ABI, as a script written for BSC would: createValidator, delegate, undelegate,
+claim after the unbonding period; reverts decode as BSC's custom errors; eth_estimateGas runs through StakeHub."""
+import json
+
+import pytest
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from web3 import Web3
+from web3.exceptions import ContractCustomError
+from web3.logs import DISCARD
+from web3.middleware import ExtraDataToPOAMiddleware
+
+from consensus.system import STAKE_HUB, SystemParams, genesis_alloc_json
+from node.accounts import dev_accounts
+from node.config import REPO_GENESIS
+from rpcnode import serve
+
+ACCOUNTS = dev_accounts()
+VALIDATOR, OPERATOR, DELEGATOR = (to_checksum_address(a.address) for a in ACCOUNTS[:3])
+CONSENSUS = to_checksum_address(ACCOUNTS[7].address)
+ETHER = 10**18
+UNBOND_PERIOD = 30
+PARAMS = SystemParams(unbond_period=UNBOND_PERIOD, min_self_delegation=1_000 * ETHER)
+
+
+def _fn(name, inputs, outputs=(), mutability="nonpayable"):
+    return {"type": "function", "name": name, "stateMutability": mutability,
+            "inputs": [dict(i) for i in inputs], "outputs": [dict(o) for o in outputs]}
+
+
+def _arg(kind, name="", components=None):
+    arg = {"type": kind, "name": name}
+    if components:
+        arg["components"] = [{"type": t, "name": n} for n, t in components]
+    return arg
+
+
+def _event(name, *inputs):
+    return {"type": "event", "name": name, "anonymous": False,
+            "inputs": [{"type": t, "name": n, "indexed": i} for n, t, i in inputs]}
+
+
+def _error(name):
+    return {"type": "error", "name": name, "inputs": []}
+
+
+# BSC's StakeHub / StakeCredit signatures (gc/contracts/StakeHub.sol, StakeCredit.sol), written out as a script would
+STAKE_HUB_ABI = [
+    _fn("createValidator", [
+        _arg("address", "consensusAddress"), _arg("bytes", "voteAddress"), _arg("bytes", "blsProof"),
+        _arg("tuple", "commission", [("rate", "uint64"), ("maxRate", "uint64"), ("maxChangeRate", "uint64")]),
+        _arg("tuple", "description", [("moniker", "string"), ("identity", "string"), ("website", "string"),
+                                      ("details", "string")])], mutability="payable"),
+    _fn("delegate", [_arg("address", "operatorAddress"), _arg("bool", "delegateVotePower")], mutability="payable"),
+    _fn("undelegate", [_arg("address", "operatorAddress"), _arg("uint256", "shares")]),
+    _fn("claim", [_arg("address", "operatorAddress"), _arg("uint256", "requestNumber")]),
+    _fn("getValidators", [_arg("uint256", "offset"), _arg("uint256", "limit")],
+        [_arg("address[]", "operatorAddrs"), _arg("address[]", "creditAddrs"), _arg("uint256", "totalLength")],
+        "view"),
+    _fn("getValidatorCreditContract", [_arg("address", "operatorAddress")], [_arg("address", "creditContract")],
+        "view"),
+    _fn("getValidatorBasicInfo", [_arg("address", "operatorAddress")],
+        [_arg("uint256", "createdTime"), _arg("bool", "jailed"), _arg("uint256", "jailUntil")], "view"),
+    _fn("unbondPeriod", [], [_arg("uint256")], "view"),
+    _event("ValidatorCreated", ("consensusAddress", "address", True), ("operatorAddress", "address", True),
+           ("creditContract", "address", True), ("voteAddress", "bytes", False)),
+    _event("Delegated", ("operatorAddress", "address", True), ("delegator", "address", True),
+           ("shares", "uint256", False), ("bnbAmount", "uint256", False)),
+    _event("Undelegated", ("operatorAddress", "address", True), ("delegator", "address", True),
+           ("shares", "uint256", False), ("bnbAmount", "uint256", False)),
+    _event("Claimed", ("operatorAddress", "address", True), ("delegator", "address", True),
+           ("bnbAmount", "uint256", False)),
+    _error("DuplicateMoniker"), _error("NoClaimableUnbondRequest"), _error("SelfDelegationNotEnough"),
+]
+STAKE_CREDIT_ABI = [
+    _fn("balanceOf", [_arg("address", "account")], [_arg("uint256")], "view"),
+    _fn("getPooledBNB", [_arg("address", "account")], [_arg("uint256")], "view"),
+    _fn("pendingUnbondRequest", [_arg("address", "delegator")], [_arg("uint256")], "view"),
+    _fn("claimableUnbondRequest", [_arg("address", "delegator")], [_arg("uint256")], "view"),
+]
+VOTE_ADDRESS, BLS_PROOF = bytes(range(48)), bytes(range(96))
+DESCRIPTION = ("Operator", "op-id", "https://operator.example", "a validator made over JSON-RPC")
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    genesis = json.loads(REPO_GENESIS.read_text())
+    genesis["alloc"].update(genesis_alloc_json([bytes.fromhex(VALIDATOR[2:])], PARAMS, int(genesis["timestamp"], 16)))
+    genesis["config"]["parlia"].update(unbondPeriod=UNBOND_PERIOD, minSelfDelegationBNB=str(1_000 * ETHER))
+    path = tmp_path_factory.mktemp("staking") / "genesis.json"
+    path.write_text(json.dumps(genesis))
+    with serve(genesis=path, block_time=0) as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def w3(node):
+    w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 30}))
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
+
+
+@pytest.fixture(scope="module")
+def hub(w3):
+    return w3.eth.contract(address=to_checksum_address(STAKE_HUB), abi=STAKE_HUB_ABI)
+
+
+def mined(w3, tx_hash):
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=20, poll_latency=0.05)
+    assert receipt.status == 1
+    return receipt
+
+
+def test_system_contract_addresses_have_code(w3):
+    assert w3.eth.get_code(to_checksum_address(STAKE_HUB)) != b""   # Solidity callers check extcodesize
+
+
+def test_create_delegate_undelegate_and_claim_after_unbonding(w3, hub):
+    assert hub.functions.unbondPeriod().call() == UNBOND_PERIOD
+    create = hub.functions.createValidator(CONSENSUS, VOTE_ADDRESS, BLS_PROOF, (700, 3000, 100), DESCRIPTION)
+    gas = create.estimate_gas({"from": OPERATOR, "value": 1_500 * ETHER})
+    receipt = mined(w3, create.transact({"from": OPERATOR, "value": 1_500 * ETHER}))
+    assert receipt.gasUsed <= gas
+    [created] = hub.events.ValidatorCreated().process_receipt(receipt, errors=DISCARD)
+    assert (created.args.consensusAddress, created.args.operatorAddress, created.args.voteAddress) \
+        == (CONSENSUS, OPERATOR, VOTE_ADDRESS)
+    operators, credits, total = hub.functions.getValidators(0, 0).call()
+    assert total == 2 and operators[-1] == OPERATOR and credits[-1] == created.args.creditContract
+    credit = w3.eth.contract(address=created.args.creditContract, abi=STAKE_CREDIT_ABI)
+    assert credit.functions.getPooledBNB(OPERATOR).call() == 1_499 * ETHER
+
+    # the same moniker again: BSC's custom error, as ethers/web3 decode it
+    with pytest.raises(ContractCustomError) as refused:
+        hub.functions.createValidator(to_checksum_address(ACCOUNTS[8].address), bytes(48), BLS_PROOF,
+                                      (700, 3000, 100), DESCRIPTION).call({"from": DELEGATOR, "value": 1_500 * ETHER})
+    assert refused.value.data == "0x" + function_signature_to_4byte_selector("DuplicateMoniker()").hex()
+
+    receipt = mined(w3, hub.functions.delegate(OPERATOR, True).transact({"from": DELEGATOR, "value": 25 * ETHER}))
+    [delegated] = hub.events.Delegated().process_receipt(receipt, errors=DISCARD)
+    assert (delegated.args.delegator, delegated.args.bnbAmount) == (DELEGATOR, 25 * ETHER)
+    shares = credit.functions.balanceOf(DELEGATOR).call()
+    assert shares == delegated.args.shares and credit.functions.getPooledBNB(DELEGATOR).call() == 25 * ETHER
+
+    receipt = mined(w3, hub.functions.undelegate(OPERATOR, shares).transact({"from": DELEGATOR}))
+    [undelegated] = hub.events.Undelegated().process_receipt(receipt, errors=DISCARD)
+    amount = undelegated.args.bnbAmount
+    assert undelegated.args.shares == shares and amount == 25 * ETHER
+    assert credit.functions.pendingUnbondRequest(DELEGATOR).call() == 1
+    assert credit.functions.claimableUnbondRequest(DELEGATOR).call() == 0
+    with pytest.raises(ContractCustomError) as early:
+        hub.functions.claim(OPERATOR, 0).call({"from": DELEGATOR})
+    assert early.value.data == "0x" + function_signature_to_4byte_selector("NoClaimableUnbondRequest()").hex()
+
+    unlock = w3.eth.get_block(receipt.blockNumber).timestamp + UNBOND_PERIOD
+    w3.provider.make_request("evm_setNextBlockTimestamp", [unlock - 1])
+    w3.provider.make_request("evm_mine", [])
+    assert credit.functions.claimableUnbondRequest(DELEGATOR).call() == 0      # one second early
+    w3.provider.make_request("evm_mine", [])
+    assert credit.functions.claimableUnbondRequest(DELEGATOR).call() == 1
+    before = w3.eth.get_balance(DELEGATOR)
+    receipt = mined(w3, hub.functions.claim(OPERATOR, 0).transact({"from": DELEGATOR}))
+    [claimed] = hub.events.Claimed().process_receipt(receipt, errors=DISCARD)
+    assert claimed.args.bnbAmount == amount
+    fee = receipt.gasUsed * receipt.effectiveGasPrice
+    assert w3.eth.get_balance(DELEGATOR) == before + amount - fee
+    assert credit.functions.pendingUnbondRequest(DELEGATOR).call() == 0
