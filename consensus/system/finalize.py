@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from eth.abc import BlockHeaderAPI, StateAPI
 
 from consensus.header import DIFF_IN_TURN, parse_extra
-from consensus.system import slashindicator, stakehub, validatorset
+from consensus.system import slashindicator, stakehub, stakehub_system, validatorset
 from consensus.system.addresses import SYSTEM_ADDRESS, SYSTEM_REWARD, VALIDATOR_SET
 from consensus.system.runtime import Env
 
@@ -79,7 +79,7 @@ def _is_breathe_block(env: Env) -> bool:
 def _breathe(env: Env) -> None:
     # BSC's updateValidatorSetV2 steps 1, 2 and 4 (step 3, the set update, happens at epoch blocks here)
     for validator, amount in validatorset.take_all_incoming(env):
-        stakehub.distribute_reward(env, validator, amount)
+        stakehub_system.distribute_reward(env, validator, amount)
     dust = env.balance(VALIDATOR_SET)
     if dust:
         env.transfer(VALIDATOR_SET, SYSTEM_REWARD, dust)

@@ -12,11 +12,13 @@ from typing import Callable
 from eth.abc import ComputationAPI
 from eth.exceptions import Revert
 
-from consensus.system import credit, slashindicator, stakehub, stakehub_views, systemreward, validatorset
+from consensus.system import (
+    credit, slashindicator, stakehub, stakehub_system, stakehub_views, systemreward, validatorset,
+)
 from consensus.system.abi import Contract
 from consensus.system.runtime import ContractRevert, Env
 
-assert stakehub_views  # imported for its side effect: the views register on StakeHub's table
+assert stakehub_views and stakehub_system  # imported for their side effect: they register on StakeHub's table
 
 
 def _call_stake_hub(env: Env, data: bytes) -> bytes:

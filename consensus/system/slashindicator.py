@@ -15,7 +15,7 @@ from eth.vm.forks.prague.blocks import PragueBackwardsHeader
 from eth_utils import ValidationError, keccak
 
 from consensus.header import EXTRA_SEAL, recover_signer, seal_hash
-from consensus.system import stakehub, systemreward, validatorset
+from consensus.system import stakehub, stakehub_system, systemreward, validatorset
 from consensus.system.abi import Contract, as_address
 from consensus.system.addresses import SLASH_INDICATOR
 from consensus.system.runtime import ContractRevert, Env, Event, Storage, custom_error, revert_string
@@ -72,7 +72,7 @@ def slash(env: Env, validator: bytes) -> None:
     if count % s.get("felonyThreshold") == 0:
         count = 0
         validatorset.felony(env, validator)
-        failure = env.attempt(stakehub.downtime_slash, env, validator)
+        failure = env.attempt(stakehub_system.downtime_slash, env, validator)
         if failure is not None:   # as BSC's try/catch around StakeHub.downtimeSlash
             env.emit(SLASH_INDICATOR, FailedFelony, validator, count, failure.data)
     elif count % s.get("misdemeanorThreshold") == 0:
@@ -140,7 +140,7 @@ def submit_double_sign_evidence(env: Env, header1: bytes, header2: bytes) -> Non
         raise revert_string("validator not migrated")
     if height + s.get("felonySlashScope") < env.block_number:
         raise revert_string("evidence too old")
-    stakehub.double_sign_slash(env, signer)
+    stakehub_system.double_sign_slash(env, signer)
     validatorset.felony(env, signer)
     evidence = keccak(b"".join(sorted((keccak(header1), keccak(header2)))))
     if s.get("evidence", evidence):

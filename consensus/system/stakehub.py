@@ -5,7 +5,8 @@ the BLS proof of the vote address is length-checked and stored but not verified 
 0x66); there is no pausing, blacklist, agent, GovToken vote delegation (the `delegateVotePower` flag is accepted
 and ignored) or node-ID registry; claimed BNB is credited to the delegator's balance without running its code
 (BSC calls it with 5000 gas, so a contract whose receive() reverts fails with TransferFailed there and is paid here).
-Views live in stakehub_views.py; share accounting in credit.py.
+Views live in stakehub_views.py, the functions other system contracts call in stakehub_system.py, share
+accounting in credit.py.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from eth_utils import keccak
 
 from consensus.system import credit, validatorset
 from consensus.system.abi import Contract, as_address
-from consensus.system.addresses import DEAD_ADDRESS, SLASH_INDICATOR, STAKE_HUB, SYSTEM_REWARD, VALIDATOR_SET
+from consensus.system.addresses import DEAD_ADDRESS, STAKE_HUB
 from consensus.system.runtime import ContractRevert, Env, Event, Storage, custom_error, revert_string
 
 BLS_PUBKEY_LENGTH = 48
@@ -360,68 +361,3 @@ def jail(env: Env, s: Storage, op: bytes, until: int) -> None:
         s.set("val.jailed", op, 1)
         s.add("numOfJailed", 1)
         env.emit(STAKE_HUB, ValidatorJailed, op)
-
-
-def distribute_reward(env: Env, consensus: bytes, amount: int) -> None:
-    """Pay a validator's incoming from ValidatorSet into its pool (commission as the operator's shares)."""
-    s = store(env)
-    op = operator_of(s, consensus)
-    if not exists(s, op) or is_jailed(s, op):
-        env.transfer(VALIDATOR_SET, SYSTEM_REWARD, amount)
-        env.emit(STAKE_HUB, RewardDistributeFailed, op, b"INVALID_VALIDATOR")
-        return
-    env.transfer(VALIDATOR_SET, STAKE_HUB, amount)
-    day = env.timestamp // param(s, "BREATHE_BLOCK_INTERVAL")
-    credit.distribute_reward(env, op, amount, s.get("val.rate", op), day)
-    env.emit(STAKE_HUB, RewardDistributed, op, amount)
-
-
-def _slash(env: Env, s: Storage, op: bytes, amount: int) -> int:
-    taken = credit.slash_self_stake(s, op, amount)
-    env.transfer(STAKE_HUB, SYSTEM_REWARD, taken)
-    return taken
-
-
-def downtime_slash(env: Env, consensus: bytes) -> None:
-    """Felony for missed blocks: slash downtimeSlashAmount of self-stake, jail for downtimeJailTime."""
-    s = store(env)
-    op = operator_of(s, consensus)
-    require_validator(s, op)
-    taken = _slash(env, s, op, param(s, "downtimeSlashAmount"))
-    until = env.timestamp + param(s, "downtimeJailTime")
-    jail(env, s, op, until)
-    env.emit(STAKE_HUB, ValidatorSlashed, op, until, taken, SLASH_DOWNTIME)
-
-
-def double_sign_slash(env: Env, consensus: bytes) -> None:
-    """Felony for double signing: at most maxFelonyBetweenBreatheBlock per interval, once per jail term."""
-    s = store(env)
-    op = operator_of(s, consensus)
-    require_validator(s, op)
-    index = env.timestamp // param(s, "BREATHE_BLOCK_INTERVAL")
-    if s.get("felonyMap", index) >= param(s, "maxFelonyBetweenBreatheBlock"):
-        raise custom_error("NoMoreFelonyAllowed()")
-    s.add("felonyMap", index, 1)
-    expiration = s.get("consensusExpiration", consensus)
-    if expiration and expiration + param(s, "BREATHE_BLOCK_INTERVAL") < env.timestamp:
-        raise custom_error("ConsensusAddressExpired()")
-    record = keccak(op + bytes([SLASH_DOUBLE_SIGN]))   # abi.encodePacked(operator, SlashType.DoubleSign)
-    if s.get("felonyRecords", record) > env.timestamp:
-        raise custom_error("AlreadySlashed()")
-    until = env.timestamp + param(s, "felonyJailTime")
-    s.set("felonyRecords", record, until)
-    taken = _slash(env, s, op, param(s, "felonySlashAmount"))
-    jail(env, s, op, until)
-    env.emit(STAKE_HUB, ValidatorSlashed, op, until, taken, SLASH_DOUBLE_SIGN)
-
-
-def _only_system(contract: bytes):
-    def refuse(env: Env, *args: object) -> None:
-        raise custom_error("OnlySystemContract(address)", contract)
-    return refuse
-
-
-CONTRACT.method("distributeReward", ("address",), payable=True)(_only_system(VALIDATOR_SET))
-CONTRACT.method("downtimeSlash", ("address",))(_only_system(SLASH_INDICATOR))
-CONTRACT.method("doubleSignSlash", ("address",))(_only_system(SLASH_INDICATOR))
-CONTRACT.method("maliciousVoteSlash", ("bytes",))(_only_system(SLASH_INDICATOR))
