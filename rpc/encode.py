@@ -7,7 +7,7 @@ structs, written in field order. We emit the same orders, so answers compare byt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
@@ -84,13 +84,16 @@ def _optional_data(h: BlockHeaderAPI, name: str) -> str | None:
     return None if value is None else data(value)
 
 
-def block(b: BlockAPI, full: bool, metas: Sequence[TxMeta] | None) -> dict:
-    """geth's RPCMarshalBlock: the header plus size, transactions (hashes or objects), uncles, withdrawals."""
+def block(b: BlockAPI, full: bool, metas: Sequence[TxMeta] | None,
+          senders: Mapping[bytes, bytes] | None = None) -> dict:
+    """geth's RPCMarshalBlock: the header plus size, transactions (hashes or objects), uncles, withdrawals.
+    Senders come from `metas`, else `senders` (by transaction hash: unsigned simulated ones), else the signatures."""
     fields = header(b.header)
     fields["size"] = quantity(len(rlp.encode(b)))
     if full:
-        fields["transactions"] = [transaction(tx, _sender(tx, metas, i), TxContext.of(b, i))
-                                  for i, tx in enumerate(b.transactions)]
+        fields["transactions"] = [
+            transaction(tx, senders[tx.hash] if senders is not None else _sender(tx, metas, i), TxContext.of(b, i))
+            for i, tx in enumerate(b.transactions)]
     else:
         fields["transactions"] = [data(tx.hash) for tx in b.transactions]
     fields["uncles"] = [data(u.hash) for u in b.uncles]

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Callable, Collection
 
-from rpc import accounts, chaininfo, debug, debugraw, dev, eth, fees, filters, logs, net, proofs, subscriptions, txpool, web3
+from rpc import (accounts, chaininfo, debug, debugraw, dev, eth, fees, filters, logs, net, proofs, simargs, simulate,
+                 subscriptions, txpool, web3)
 from rpc.errors import InvalidParams, MethodNotFound
 from rpc.filters import FilterManager, Id, parse_id
 from rpc.params import PARSERS as PARAM_PARSERS, ParamError
@@ -28,7 +29,8 @@ PARSERS: dict[Any, Callable[[Any], Any]] = {**PARAM_PARSERS, Id: parse_id,
                                              accounts.TypedData: accounts.parse_typed_data,
                                              debug.TraceConfigArg: debug.parse_trace_config_arg, **dev.PARSERS,
                                              proofs.StorageKeys: proofs.parse_storage_keys,
-                                             proofs.StorageRequest: proofs.parse_storage_request}
+                                             proofs.StorageRequest: proofs.parse_storage_request,
+                                             simargs.SimOptsArg: simargs.parse_sim_opts}
 
 METHODS: dict[str, Callable] = {
     "web3_clientVersion": web3.client_version,
@@ -66,6 +68,7 @@ METHODS: dict[str, Callable] = {
     "eth_blobBaseFee": fees.blob_base_fee,
     "eth_getProof": proofs.get_proof,
     "eth_config": chaininfo.config,
+    "eth_simulateV1": simulate.simulate,
     "eth_capabilities": chaininfo.capabilities,
     "eth_getStorageValues": proofs.get_storage_values,
     "eth_getLogs": logs.get_logs,

@@ -4,6 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from conftest import shared_path
 from node.blockfile import import_file
 from node.chain import Chain
@@ -41,3 +44,18 @@ def import_into(datadir: Path) -> Path:
     finally:
         db.close()
     return datadir
+
+
+@contextmanager
+def serve_imported(datadir: Path) -> Iterator:
+    """The imported chain served as `smartchain run --no-dev --http.api debug,txpool` serves it."""
+    from node.config import NodeConfig
+    from node.node import Node
+    from rpc.server import RpcServer
+    from rpcnode import RpcNode
+    import_into(datadir)
+    config = NodeConfig(datadir=datadir, genesis=datadir / "genesis.json", dev=False, produce=False,
+                        validator_key=b"\x11" * 32)
+    config.http_api = ("debug", "txpool")
+    with Node(config) as node, RpcServer(node, "127.0.0.1", 0) as server:
+        yield RpcNode(node, server)

@@ -1,22 +1,13 @@
 """A node serving the execution-apis chain (no Parlia), started on a data dir that `import` filled."""
 import pytest
 
-from ethchain import head_hash, import_into
-from node.config import NodeConfig
-from node.node import Node
-from rpc.server import RpcServer
-from rpcnode import RpcNode
+from ethchain import head_hash, serve_imported
 
 
 @pytest.fixture(scope="module")
 def eth_rpc(tmp_path_factory):
-    """The node as `smartchain run --no-dev --http.api debug,txpool` serves the imported chain."""
-    datadir = import_into(tmp_path_factory.mktemp("ethchain"))
-    config = NodeConfig(datadir=datadir, genesis=datadir / "genesis.json", dev=False, produce=False,
-                        validator_key=b"\x11" * 32)
-    config.http_api = ("debug", "txpool")
-    with Node(config) as node, RpcServer(node, "127.0.0.1", 0) as server:
-        yield RpcNode(node, server)
+    with serve_imported(tmp_path_factory.mktemp("ethchain")) as r:
+        yield r
 
 
 def test_head_is_also_safe_and_finalized(eth_rpc):

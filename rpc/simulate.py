@@ -1,0 +1,464 @@
+"""eth_simulateV1: calls run in simulated blocks on top of a block, as geth's simulator runs them.
+
+Each simulated block is built by the chain's own VM for its number and time (node.forks) on an in-memory overlay of
+the database, so nothing is written: header from the parent (or the block overrides), state overrides, the fork's
+system calls, the calls as unsigned transactions (type 2 unless gasPrice or blob/authorization fields say
+otherwise), the fork's end-of-block processing, then the block's roots and hash. Without `validation` a call pays
+no base fee and its nonce is not checked (geth's NoBaseFee and SkipNonceChecks); with it, geth's transaction checks
+answer with their -380xx codes. Logs are collected as geth's simulator tracer collects them, with ETH transfers as
+ERC-20-like logs when `traceTransfers` is set.
+"""
+from __future__ import annotations
+
+import rlp
+from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI
+from eth._utils.spoof import SpoofAttributes
+from eth.db.atomic import AtomicDB
+from eth.db.batch import BatchDB
+from eth.db.chain import ChainDB
+from eth.exceptions import Revert
+from eth.vm.chain_context import ChainContext
+from eth.vm.forks.prague.transactions import Authorization as PyEvmAuthorization
+from eth_utils import ValidationError
+
+from node import blobgas
+from node.execution import revert_reason
+from node.tracers.evm import Tracer, TraceRun, vm_error_message
+from node.tracers.opcodes import CALLCODE, DELEGATECALL
+from rpc import encode
+from rpc.blocks import state_header
+from rpc.errors import InvalidParams, RpcError, ServerError
+from rpc.params import LATEST, BlockRef
+from rpc.simargs import BlockOverrides, SimBlock, SimOpts, SimOptsArg, TxArgs
+
+MAX_BLOCKS = 256
+MAX_CALLS_PER_BLOCK = 5000
+MAX_CALLS = 10000
+TIMESTAMP_INCREMENT = 12
+GAS_CAP = 50_000_000           # geth's --rpc.gascap, shared by all simulated calls
+ZERO_HASH = b"\0" * 32
+TRANSFER_TOPIC = int("ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef", 16)
+TRANSFER_ADDRESS = bytes.fromhex("eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee")
+DYNAMIC_FEE, BLOB, SET_CODE = 2, 3, 4
+
+
+class SimulationError(RpcError):
+    """An error geth's simulator answers with its own code."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message, code=code)
+
+
+def _limit(message: str) -> SimulationError:
+    return SimulationError(-38026, message)
+
+
+# -- the tracer: logs as geth's simulator collects them --
+
+class LogCollector(Tracer):
+    """geth's internal/ethapi/logtracer: per-frame log lists merged into the caller's unless the frame reverted;
+    the log index counts every captured log of the block, kept or not."""
+
+    def __init__(self, trace_transfers: bool, number: int, timestamp: int):
+        self.trace_transfers = trace_transfers
+        self.number = number
+        self.timestamp = timestamp
+        self.count = 0
+        self.frames: list[list[tuple]] = []
+        self.tx_index = 0
+
+    def reset(self, tx_index: int) -> None:
+        self.frames = []
+        self.tx_index = tx_index
+
+    def on_enter(self, depth, typ, sender, to, data, gas, value) -> None:
+        self.frames.append([])
+        if typ not in (DELEGATECALL, CALLCODE) and value:
+            self._transfer(sender, to, value)
+
+    def on_exit(self, depth, output, gas_used, error, reverted) -> None:
+        if depth == 0:
+            if reverted:
+                self.frames[0] = []
+            return
+        if len(self.frames) <= 1:
+            return
+        frame = self.frames.pop()
+        if not reverted:
+            self.frames[-1].extend(frame)
+
+    def on_log(self, address, topics, data, index) -> None:
+        self._capture(address, tuple(topics), data)
+
+    def _capture(self, address: bytes, topics: tuple[int, ...], data: bytes) -> None:
+        self.frames[-1].append((address, topics, data, self.count, self.tx_index))
+        self.count += 1
+
+    def _transfer(self, sender: bytes, to: bytes, value: int) -> None:
+        if self.trace_transfers:
+            self._capture(TRANSFER_ADDRESS, (TRANSFER_TOPIC, int.from_bytes(sender, "big"),
+                                             int.from_bytes(to, "big")), value.to_bytes(32, "big"))
+
+    def logs(self) -> list[tuple]:
+        return self.frames[0] if self.frames else []
+
+
+# -- the simulator --
+
+class Simulator:
+    def __init__(self, chain, base: BlockHeaderAPI, opts: SimOpts):
+        self.chain = chain
+        self.base = base
+        self.opts = opts
+        self.validate = opts.validation
+        self.db = AtomicDB(BatchDB(chain.db))   # every write stays in memory
+        self.chaindb = ChainDB(self.db)
+        self.budget = GAS_CAP
+        self.merged = chain.schedule.is_merged(base) or chain.py.child_is_merged(base)
+
+    # geth's sanitizeChain: numbers and times in order, gaps filled with empty blocks
+    def sanitize(self, blocks: list[SimBlock]) -> list[SimBlock]:
+        out = []
+        prev_number, prev_time = self.base.block_number, self.base.timestamp
+        for block in blocks:
+            o = block.overrides
+            number = prev_number + 1 if o.number is None else o.number
+            if number <= prev_number:
+                raise SimulationError(-38020, f"block numbers must be in order: {number} <= {prev_number}")
+            if number - self.base.block_number > MAX_BLOCKS:
+                raise _limit("too many blocks")
+            for gap in range(prev_number + 1, number):
+                prev_time += TIMESTAMP_INCREMENT
+                out.append(SimBlock(BlockOverrides(number=gap, time=prev_time)))
+            prev_number = number
+            if o.time is None:
+                time = prev_time + TIMESTAMP_INCREMENT
+            else:
+                time = o.time
+                if time <= prev_time:
+                    raise SimulationError(-38021, f"block timestamps must be in order: {time} <= {prev_time}")
+            prev_time = time
+            o.number, o.time = number, time
+            out.append(block)
+        return out
+
+    def run(self) -> list[dict]:
+        blocks = self.sanitize(self.opts.blocks)
+        parent, results = self.base, []
+        for block in blocks:
+            header, result = self.process(block, parent)
+            results.append(result)
+            parent = header
+        return results
+
+    def _header(self, vm_class, parent: BlockHeaderAPI, o: BlockOverrides) -> BlockHeaderAPI:
+        schedule = self.chain.schedule
+        # geth's makeHeaders: gas limit and fee recipient carry over from the previous block unless overridden
+        fields = dict(timestamp=o.time, gas_limit=o.gas_limit if o.gas_limit is not None else parent.gas_limit,
+                      coinbase=o.fee_recipient if o.fee_recipient is not None else parent.coinbase,
+                      mix_hash=o.prev_randao or ZERO_HASH, extra_data=b"", nonce=b"\0" * 8)
+        if not self.merged:
+            fields["difficulty"] = o.difficulty if o.difficulty is not None else parent.difficulty
+        header = vm_class.create_header_from_parent(parent, **fields)
+        changes = {}
+        if hasattr(header, "base_fee_per_gas"):
+            if o.base_fee is not None:
+                changes["base_fee_per_gas"] = o.base_fee
+            elif not self.validate:
+                changes["base_fee_per_gas"] = 0   # geth: no base fee edge cases without validation
+        if hasattr(header, "excess_blob_gas"):
+            cancun_parent = hasattr(parent, "excess_blob_gas")
+            changes["excess_blob_gas"] = schedule.next_excess_blob_gas(parent, o.time)[0] if cancun_parent else 0
+            changes["blob_gas_used"] = 0
+        if hasattr(header, "parent_beacon_block_root"):
+            changes["parent_beacon_block_root"] = o.beacon_root or ZERO_HASH
+        return header.copy(**changes) if changes else header
+
+    def _vm(self, vm_class, header: BlockHeaderAPI, run: TraceRun, precompiles: dict):
+        state_class = run.state_class(vm_class.get_state_class())
+        computation_class = state_class.computation_class.configure(_precompiles=precompiles)
+        state_class = type(f"Sim{state_class.__name__}", (_SimState, state_class), {})
+        state_class = state_class.configure(computation_class=computation_class)
+        configured = vm_class.configure(__name__=vm_class.__name__, _state_class=state_class)
+        return configured(header=header, chaindb=self.chaindb, chain_context=ChainContext(self.chain.config.chain_id),
+                          consensus_context=self.chain.py.consensus_context)
+
+    def process(self, block: SimBlock, parent: BlockHeaderAPI) -> tuple[BlockHeaderAPI, dict]:
+        o = block.overrides
+        vm_class = self.chain.schedule.vm_class(o.number, o.time, self.merged)
+        header = self._header(vm_class, parent, o)
+        collector = LogCollector(self.opts.trace_transfers, o.number, o.time)
+        run = TraceRun(collector)
+        native = dict(vm_class.get_state_class().computation_class._precompiles)
+        vm = self._vm(vm_class, header, run, self._precompiles(block, native))
+        vm.state.sim_warm = frozenset(native)
+        fork = self.chain.schedule.fork_at(o.number, o.time, self.merged)
+        params = self.chain.schedule.blob_params(fork)
+        if o.blob_base_fee is not None:
+            vm.state.sim_blob_base_fee = o.blob_base_fee
+        elif params is not None:
+            vm.state.sim_blob_base_fee = blobgas.blob_base_fee(header.excess_blob_gas, params)
+        self._apply_overrides(vm.state, block)
+        base_block = vm.get_block()
+        vm.block_preprocessing(base_block)
+        header = vm.get_header()
+        txs, receipts, calls, senders = [], [], [], {}
+        gas_left = header.gas_limit
+        for index, args in enumerate(block.calls):
+            tx, sender, capped = self._transaction(vm, header, args, gas_left)
+            collector.reset(index)
+            computation = self._execute(vm, header, tx, sender, args, run)
+            receipt = vm.make_receipt(header, tx, computation, vm.state)
+            header = vm.increment_blob_gas_used(vm.add_receipt_to_header(header, receipt), tx)
+            gas_used = receipt.gas_used - (receipts[-1].gas_used if receipts else 0)
+            gas_left -= gas_used
+            self.budget -= gas_used
+            txs.append(tx)
+            senders[tx.hash] = sender
+            receipts.append(receipt)
+            calls.append(self._call_result(computation, collector, gas_used, capped, tx))
+        withdrawals = self._withdrawals(vm, o)
+        filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), header, txs, receipts,
+                                                           withdrawals=withdrawals)
+        final = vm.finalize_block(vm.block_postprocessing(filled)).block
+        self.db[final.hash] = rlp.encode(final.header)   # py-evm keys headers by hash: BLOCKHASH finds it
+        result = encode.block(final, self.opts.full_transactions, None, senders)
+        for call in calls:
+            for log in call["logs"]:
+                log["blockHash"] = encode.data(final.hash)
+        result["calls"] = calls
+        return final.header, dict(sorted(result.items()))
+
+    # -- overrides --
+
+    def _precompiles(self, block: SimBlock, precompiles: dict) -> dict:
+        """geth's StateOverride.Apply, the precompile part: an overridden precompile is one no more, a moved one
+        answers at its new address; bad moves are refused with geth's errors."""
+        moved, dirty = dict(precompiles), set()
+        for address in sorted(block.state):
+            account = block.state[address]
+            if address in dirty:
+                raise ServerError(f"account 0x{address.hex()} has already been overridden by a precompile")
+            is_precompile = address in precompiles
+            if account.move_precompile_to is not None:
+                if not is_precompile:
+                    raise ServerError(f"account 0x{address.hex()} is not a precompile")
+                if account.move_precompile_to in block.state:
+                    raise ServerError(f"account 0x{account.move_precompile_to.hex()} is already overridden")
+                moved[account.move_precompile_to] = precompiles[address]
+                dirty.add(account.move_precompile_to)
+            if is_precompile:
+                moved.pop(address, None)
+        return moved
+
+    @staticmethod
+    def _apply_overrides(state, block: SimBlock) -> None:
+        for address in sorted(block.state):
+            account = block.state[address]
+            if account.nonce is not None:
+                state.set_nonce(address, account.nonce)
+            if account.code is not None:
+                state.set_code(address, account.code)
+            if account.balance is not None:
+                state.set_balance(address, account.balance)
+            if account.state is not None and account.state_diff is not None:
+                raise ServerError(f"account 0x{address.hex()} has both 'state' and 'stateDiff'")
+            if account.state is not None:
+                state.delete_storage(address)
+            for slot, value in (account.state or account.state_diff or {}).items():
+                state.set_storage(address, int.from_bytes(slot, "big"), int.from_bytes(value, "big"))
+        state.lock_changes()
+
+    def _withdrawals(self, vm, o: BlockOverrides):
+        if not hasattr(vm.get_header(), "withdrawals_root"):
+            return None
+        from eth.vm.forks.shanghai.withdrawals import Withdrawal
+        withdrawals = [Withdrawal(w.index, w.validator_index, w.address, w.amount) for w in o.withdrawals or []]
+        vm.apply_all_withdrawals(withdrawals)
+        return withdrawals
+
+    # -- calls --
+
+    def _transaction(self, vm, header: BlockHeaderAPI, args: TxArgs, gas_left: int):
+        """geth's sanitizeCall + CallDefaults + ToTransaction: the unsigned transaction the call becomes."""
+        sender = args.from_
+        nonce = args.nonce if args.nonce is not None else vm.state.get_nonce(sender)
+        gas = args.gas if args.gas is not None else gas_left
+        if gas_left < gas:
+            raise SimulationError(-38015, f"block gas limit reached: remaining: {gas_left}, required: {gas}")
+        capped = gas > self.budget
+        gas = min(gas, self.budget)
+        if args.gas_price is not None and (args.max_fee_per_gas is not None
+                                           or args.max_priority_fee_per_gas is not None):
+            raise InvalidParams("both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified")
+        chain_id = self.chain.config.chain_id
+        if args.chain_id is not None and args.chain_id != chain_id:
+            raise ServerError(f"chainId does not match node's (have={args.chain_id}, want={chain_id})")
+        london = hasattr(header, "base_fee_per_gas")
+        to = args.to or b""
+        value, data = args.value or 0, args.data or b""
+        access = [(a, tuple(int.from_bytes(k, "big") for k in keys)) for a, keys in args.access_list or ()]
+        builder = vm.get_transaction_builder()
+        fee_cap = args.max_fee_per_gas or 0
+        tip = args.max_priority_fee_per_gas or 0
+        if args.gas_price is not None or not london:
+            tx = builder.new_transaction(nonce, args.gas_price or 0, gas, to, value, data, 0, 0, 0)
+        elif args.authorizations is not None:
+            auths = [PyEvmAuthorization(a.chain_id, a.address, a.nonce, a.y_parity, a.r, a.s)
+                     for a in args.authorizations]
+            tx = builder.new_set_code_transaction(chain_id, nonce, tip, fee_cap, gas, to, value, data, access, auths,
+                                                  0, 0, 0)
+        elif args.blob_hashes is not None:
+            tx = builder.new_blob_transaction(chain_id, nonce, tip, fee_cap, gas, to, value, data, access,
+                                              args.max_fee_per_blob_gas or 0, args.blob_hashes, 0, 0, 0)
+        else:
+            tx = builder.new_dynamic_fee_transaction(chain_id, nonce, tip, fee_cap, gas, to, value, data, access,
+                                                     0, 0, 0)
+        if tx.type_id:
+            # py-evm's builders make some types with an older fork's class, which the block's sedes then reads as
+            # legacy: decoding the envelope gives this VM's class
+            tx = builder.decode(tx.encode())
+        return tx, sender, capped
+
+    def _check(self, vm, header: BlockHeaderAPI, tx, sender: bytes, args: TxArgs) -> None:
+        """geth's preCheck and buyGas, with NoBaseFee and SkipNonceChecks unless validating."""
+        state = vm.state
+        if self.validate:
+            have = state.get_nonce(sender)
+            if have < tx.nonce:
+                raise SimulationError(-38011, f"nonce too high: address {_checksum(sender)}, tx: {tx.nonce} "
+                                              f"state: {have}")
+            if have > tx.nonce:
+                raise SimulationError(-38010, f"nonce too low: address {_checksum(sender)}, tx: {tx.nonce} "
+                                              f"state: {have}")
+            if have + 1 >= 2**64:
+                raise SimulationError(-32603, f"nonce has max value: address {_checksum(sender)}, nonce: {have}")
+        fee_cap, tip = _fee_caps(tx)
+        base_fee = getattr(header, "base_fee_per_gas", None)
+        if base_fee is not None and (self.validate or fee_cap or tip):
+            if fee_cap < tip:
+                raise SimulationError(-32602, f"max priority fee per gas higher than max fee per gas: address "
+                                              f"{_checksum(sender)}, maxPriorityFeePerGas: {tip}, "
+                                              f"maxFeePerGas: {fee_cap}")
+            if fee_cap < base_fee:
+                raise SimulationError(-38012, f"max fee per gas less than block base fee: address "
+                                              f"{_checksum(sender)}, maxFeePerGas: {fee_cap}, baseFee: {base_fee}")
+        blob_gas = 2**17 * len(args.blob_hashes or ())
+        balance_check = tx.gas * fee_cap + tx.value + blob_gas * (args.max_fee_per_blob_gas or 0)
+        balance = state.get_balance(sender)
+        if balance < balance_check:
+            raise SimulationError(-38014, f"insufficient funds for gas * price + value: address "
+                                          f"{_checksum(sender)} have {balance} want {balance_check}")
+        if tx.gas < tx.intrinsic_gas:
+            raise SimulationError(-38013, f"intrinsic gas too low: have {tx.gas}, want {tx.intrinsic_gas}")
+        price = vm.state.get_gas_price(tx) if base_fee is not None else fee_cap
+        if tx.value and balance - tx.gas * price < tx.value:
+            raise SimulationError(-38014, f"insufficient funds for transfer: address {_checksum(sender)}")
+
+    def _execute(self, vm, header, tx, sender: bytes, args: TxArgs, run: TraceRun) -> ComputationAPI:
+        self._check(vm, header, tx, sender, args)
+        spoofed = SpoofAttributes(tx, sender=sender, get_sender=lambda: sender)
+        state = vm.state
+        executor = state.get_transaction_executor()
+        create = not tx.to
+        to = tx.to if tx.to else b""
+        context = state.execution_context
+        fee_cap, tip = _fee_caps(tx)
+        saved = context._base_fee_per_gas, getattr(state, "sim_blob_base_fee", None)
+        if not self.validate and fee_cap == 0 and tip == 0:
+            context._base_fee_per_gas = 0 if saved[0] is not None else None   # geth: BASEFEE reads 0, no fee paid
+        if not self.validate and not args.max_fee_per_blob_gas and saved[1] is not None:
+            state.sim_blob_base_fee = 0
+        wraps = not self.validate and state.get_nonce(sender) == 2**64 - 1
+        if wraps:   # geth's uint64 nonce wraps to 0 when its checks are skipped; py-evm's cannot pass 2**64 - 1
+            state.set_nonce(sender, 2**64 - 2)
+        run.begin_tx(sender, to, tx.data, tx.gas, tx.value, create)
+        try:
+            message = executor.build_evm_message(spoofed)
+            computation = executor.build_computation(message, spoofed)
+            computation = executor.finalize_computation(spoofed, computation)
+        except ValidationError as exc:
+            raise SimulationError(-32603, str(exc)) from None
+        finally:
+            context._base_fee_per_gas = saved[0]
+            if saved[1] is not None:
+                state.sim_blob_base_fee = saved[1]
+        if wraps:
+            state.set_nonce(sender, 0)
+        if hasattr(state, "clear_transient_storage"):
+            state.clear_transient_storage()
+        state.lock_changes()
+        run.end_tx(computation, vm.finalize_gas_used(spoofed, computation))
+        computation.sim_peak = tx.gas - computation.get_gas_remaining()
+        return computation
+
+    def _call_result(self, computation: ComputationAPI, collector: LogCollector, gas_used: int, capped: bool,
+                     tx: SignedTransactionAPI) -> dict:
+        logs = [{
+            "address": encode.address(address), "topics": [encode.word(t) for t in topics], "data": encode.data(data),
+            "blockNumber": encode.quantity(collector.number), "transactionHash": encode.data(tx.hash),
+            "transactionIndex": encode.quantity(tx_index), "blockHash": None,
+            "blockTimestamp": encode.quantity(collector.timestamp), "logIndex": encode.quantity(index),
+            "removed": False,
+        } for address, topics, data, index, tx_index in collector.logs()]
+        peak = max(computation.sim_peak, gas_used)
+        result = {"returnData": encode.data(b"" if computation.is_error else computation.output),
+                  "logs": logs, "gasUsed": encode.quantity(gas_used), "maxUsedGas": encode.quantity(peak),
+                  "status": "0x0" if computation.is_error else "0x1"}
+        if computation.is_error:
+            if isinstance(computation.error, Revert):
+                reason = revert_reason(computation.output)
+                result["error"] = {"message": "execution reverted" + (f": {reason}" if reason else ""), "code": 3,
+                                   "data": encode.data(computation.output)}
+            else:
+                message = vm_error_message(computation.error)
+                if capped:
+                    message += " (gas limit was capped by the RPC server's global gas cap)"
+                result["error"] = {"message": message, "code": -32015}
+        return result
+
+
+class _SimState:
+    """A simulated block's state: the blob base fee of the chain's blob schedule or the block's override (py-evm's
+    own uses Prague's constants), and the fork's precompiles warm even when overrides moved them."""
+
+    sim_blob_base_fee: int | None = None
+    sim_warm: frozenset = frozenset()
+
+    def is_address_warm(self, address: bytes) -> bool:
+        # geth warms the fork's own precompile addresses, whatever the overrides moved or replaced
+        return self._account_db.is_address_warm(address) or address in self.sim_warm
+
+    @property
+    def blob_base_fee(self) -> int:
+        if self.sim_blob_base_fee is not None:
+            return self.sim_blob_base_fee
+        return super().blob_base_fee
+
+
+def _fee_caps(tx) -> tuple[int, int]:
+    if getattr(tx, "type_id", None) is None or not tx.type_id:
+        return tx.gas_price, tx.gas_price
+    return tx.max_fee_per_gas, tx.max_priority_fee_per_gas
+
+
+def _checksum(address: bytes) -> str:
+    from eth_utils import to_checksum_address
+    return to_checksum_address(address)
+
+
+def simulate(node, opts: SimOptsArg, block: BlockRef = LATEST) -> list[dict]:
+    """eth_simulateV1."""
+    if not opts.blocks:
+        raise InvalidParams("empty input")
+    if len(opts.blocks) > MAX_BLOCKS:
+        raise _limit("too many blocks")
+    total = 0
+    for b in opts.blocks:
+        if len(b.calls) > MAX_CALLS_PER_BLOCK:
+            raise _limit(f"too many calls in block: {len(b.calls)} > {MAX_CALLS_PER_BLOCK}")
+        total += len(b.calls)
+        if total > MAX_CALLS:
+            raise _limit(f"too many calls: {total} > {MAX_CALLS}")
+    base = state_header(node, block)
+    return Simulator(node.chain, base, opts).run()
