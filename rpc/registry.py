@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Callable, Collection
 
-from rpc import (accounts, chaininfo, debug, debugraw, dev, eth, fees, filters, logs, net, proofs, simargs, simulate,
+from rpc import (accesslist, accounts, blocktrace, chaininfo, debug, debugraw, dev, eth, fees, filters, logs, net, proofs, simargs, simulate,
                  subscriptions, txpool, web3)
 from rpc.errors import InvalidParams, MethodNotFound
 from rpc.filters import FilterManager, Id, parse_id
@@ -69,6 +69,7 @@ METHODS: dict[str, Callable] = {
     "eth_getProof": proofs.get_proof,
     "eth_config": chaininfo.config,
     "eth_simulateV1": simulate.simulate,
+    "eth_createAccessList": accesslist.create_access_list,
     "eth_capabilities": chaininfo.capabilities,
     "eth_getStorageValues": proofs.get_storage_values,
     "eth_getLogs": logs.get_logs,
@@ -118,6 +119,8 @@ OPTIONAL_MODULES: dict[str, dict[str, Callable]] = {
     "debug": {
         "debug_traceTransaction": debug.trace_transaction,
         "debug_traceCall": debug.trace_call,
+        "debug_traceBlockByNumber": blocktrace.trace_block_by_number,
+        "debug_traceBlockByHash": blocktrace.trace_block_by_hash,
         "debug_getRawHeader": debugraw.get_raw_header,
         "debug_getRawBlock": debugraw.get_raw_block,
         "debug_getRawReceipts": debugraw.get_raw_receipts,

@@ -198,3 +198,36 @@ def test_calls_that_pay_nothing_ignore_the_base_fee(eth_rpc):
     assert eth_rpc.call("eth_estimateGas", {"from": "0x" + "11" * 20, "to": "0x" + "22" * 20}) == "0x5208"
     paying = eth_rpc.error("eth_call", {"from": "0x" + "11" * 20, "to": "0x" + "22" * 20, "gasPrice": "0x1"})
     assert "base fee" in paying["message"] or "max fee per gas" in paying["message"]
+
+
+def test_trace_block_traces_each_transaction(eth_rpc):
+    block = _block(eth_rpc, 45, False)
+    traces = eth_rpc.call("debug_traceBlockByNumber", "0x2d", {"disableStorage": True})
+    assert [t["txHash"] for t in traces] == block["transactions"]
+    for entry in traces:
+        assert entry["result"] == eth_rpc.call("debug_traceTransaction", entry["txHash"], {"disableStorage": True})
+    by_hash = eth_rpc.call("debug_traceBlockByHash", block["hash"], {"tracer": "callTracer"})
+    assert [t["result"]["type"] for t in by_hash] and len(by_hash) == len(traces)
+    assert eth_rpc.error("debug_traceBlockByNumber", "0x0")["message"] == "genesis is not traceable"
+    missing = "0x" + "00" * 31 + "01"
+    assert eth_rpc.error("debug_traceBlockByHash", missing)["message"] == f"block {missing} not found"
+
+
+def test_create_access_list(eth_rpc):
+    plain = eth_rpc.call("eth_createAccessList", {"from": "0x" + "11" * 20, "to": "0x" + "22" * 20, "value": "0x0"})
+    assert plain == {"accessList": [], "gasUsed": "0x5208"}
+    # a contract that reads its storage: its slots are listed, and the list is a fixed point
+    alloc = json.loads(genesis_file().read_text())["alloc"]
+    contract = next("0x" + a.lower().removeprefix("0x") for a, acct in alloc.items() if acct.get("code") and int(
+        eth_rpc.call("eth_getStorageAt", "0x" + a.lower().removeprefix("0x"), "0x0"), 16))
+    args = {"from": "0x" + "11" * 20, "to": contract, "input": "0x010203040506", "gas": "0xea60"}
+    first = eth_rpc.call("eth_createAccessList", args)
+    assert first["accessList"] and all(len(k) == 66 for e in first["accessList"] for k in e["storageKeys"])
+    again = eth_rpc.call("eth_createAccessList", {**args, "accessList": first["accessList"]})
+    assert again["accessList"] == first["accessList"] and int(again["gasUsed"], 16) > 21000
+
+
+def test_create_access_list_reports_a_revert(eth_rpc):
+    reverting = "0x60006000fd"
+    answer = eth_rpc.call("eth_createAccessList", {"from": "0x" + "11" * 20, "input": reverting})
+    assert answer["error"] == "execution reverted" and answer["accessList"] == []
