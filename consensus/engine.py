@@ -17,6 +17,7 @@ from eth_keys.datatypes import PrivateKey
 from eth_utils import encode_hex
 
 from consensus import header as rules
+from consensus import system
 from consensus import snapshot as snapshots
 from consensus.errors import (
     CoinbaseMismatch,
@@ -79,6 +80,7 @@ class PosaEngine:
             raise ValueError("a snapshot db needs header_by_hash to walk the chain")
         self.params = params
         self.election = election
+        self._header_by_hash = header_by_hash
         self._author = lru_cache(maxsize=4096)(self._recover)
         self.snapshots: SnapshotStore | None = None
         if header_by_hash is not None:
@@ -251,7 +253,18 @@ class PosaEngine:
         return rules.sign_header(header, key, self.params.chain_id)
 
     def finalize(self, state: StateAPI, header: BlockHeaderAPI) -> None:
-        """Block-end state transition applied by every node (fees, slashing, epoch rules arrive with staking)."""
+        """Block-end rules every node applies (consensus/system): missed blocks, fee split, rewards, epoch set."""
+        if not system.is_installed(state):
+            return
+        parent = self._header_by_hash(header.parent_hash) if self._header_by_hash is not None else None
+        if parent is not None:
+            in_turn = self.in_turn_validator(parent)
+            recently = self.signed_recently(parent, in_turn)
+        else:   # the static genesis set: no recents
+            in_turn = rules.in_turn_validator(self.params.validators, header.block_number, self.params.turn_length)
+            recently = False
+        system.finalize_block(state, header, in_turn=in_turn, signed_recently=recently,
+                              is_epoch=header.block_number % self.params.epoch == 0)
 
 
 def _describe(addresses: Sequence[bytes]) -> str:

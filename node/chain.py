@@ -29,6 +29,7 @@ from eth.vm.chain_context import ChainContext
 import rlp
 from eth_utils import ValidationError
 
+from consensus import system
 from consensus.engine import HeaderFields, ParliaParams, PosaEngine
 from consensus.errors import ConsensusError
 from consensus.seam import context_class_for, parlia_vm_class
@@ -94,8 +95,12 @@ class Chain:
         self.config = config
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         if config.is_parlia:
-            self.engine = PosaEngine(ParliaParams(
-                config.chain_id, config.parlia.period, config.parlia.epoch, config.genesis_validators))
+            # snapshots walk this chain's headers (checkpoints in its db); the staking state elects each epoch's
+            # set, read from stored state only (dev-mode head edits never reach consensus)
+            self.engine = PosaEngine(
+                ParliaParams(config.chain_id, config.parlia.period, config.parlia.epoch, config.genesis_validators),
+                header_by_hash=self.header_by_hash, db=db,
+                election=lambda parent: system.epoch_set(self.py.get_vm(parent).state))
             self.schedule = ForkSchedule.single(parlia_vm_class())
             context_class = context_class_for(self.engine)
         else:

@@ -16,8 +16,11 @@ class Clock:
 
     def wait_until(self, ms: int, wake: threading.Event) -> bool:
         """Sleep until `ms` or until `wake` is set; True when woken early."""
-        delay = min((ms - self.now_ms()) / 1000, threading.TIMEOUT_MAX)
-        return wake.wait(delay) if delay > 0 else wake.is_set()
+        while (delay := (ms - self.now_ms()) / 1000) > 0:
+            # a timed wait may return a little early: a block stamped before its time is a future block to peers
+            if wake.wait(min(delay, threading.TIMEOUT_MAX)):
+                return True
+        return wake.is_set()
 
 
 class SimClock(Clock):
