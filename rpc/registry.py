@@ -19,10 +19,10 @@ from operator import attrgetter
 from typing import Any, Callable, Collection
 
 from rpc import (accesslist, accounts, blocktrace, chaininfo, debug, debugraw, dev, eth, fees, filters, logs, net, proofs, simargs, simulate,
-                 subscriptions, txpool, web3)
+                 subscriptions, testing, txpool, web3)
 from rpc.errors import InvalidParams, MethodNotFound
 from rpc.filters import FilterManager, Id, parse_id
-from rpc.params import PARSERS as PARAM_PARSERS, ParamError
+from rpc.params import PARSERS as PARAM_PARSERS, Data, ParamError
 from rpc.subscriptions import Connection, NotificationsUnsupported, SubscriptionNotFound, subscription_name
 
 PARSERS: dict[Any, Callable[[Any], Any]] = {**PARAM_PARSERS, Id: parse_id,
@@ -30,7 +30,10 @@ PARSERS: dict[Any, Callable[[Any], Any]] = {**PARAM_PARSERS, Id: parse_id,
                                              debug.TraceConfigArg: debug.parse_trace_config_arg, **dev.PARSERS,
                                              proofs.StorageKeys: proofs.parse_storage_keys,
                                              proofs.StorageRequest: proofs.parse_storage_request,
-                                             simargs.SimOptsArg: simargs.parse_sim_opts}
+                                             simargs.SimOptsArg: simargs.parse_sim_opts,
+                                             testing.PayloadAttributes: testing.parse_payload_attributes,
+                                             testing.RawTransactions: testing.parse_raw_transactions,
+                                             testing.ExtraData: PARAM_PARSERS[Data]}
 
 METHODS: dict[str, Callable] = {
     "web3_clientVersion": web3.client_version,
@@ -110,6 +113,9 @@ DEV_METHODS: dict[str, Callable] = {
 
 # Namespaces outside geth's default modules: served in dev mode, else only when asked for (geth's --http.api).
 OPTIONAL_MODULES: dict[str, dict[str, Callable]] = {
+    "testing": {
+        "testing_buildBlockV1": testing.build_block_v1,
+    },
     "txpool": {
         "txpool_content": txpool.content,
         "txpool_contentFrom": txpool.content_from,

@@ -48,7 +48,7 @@ def import_into(datadir: Path) -> Path:
 
 @contextmanager
 def serve_imported(datadir: Path) -> Iterator:
-    """The imported chain served as `smartchain run --no-dev --http.api debug,txpool` serves it."""
+    """The imported chain served as `smartchain run --no-dev --http.api debug,txpool,testing` serves it."""
     from node.config import NodeConfig
     from node.node import Node
     from rpc.server import RpcServer
@@ -56,6 +56,6 @@ def serve_imported(datadir: Path) -> Iterator:
     import_into(datadir)
     config = NodeConfig(datadir=datadir, genesis=datadir / "genesis.json", dev=False, produce=False,
                         validator_key=b"\x11" * 32)
-    config.http_api = ("debug", "txpool")
+    config.http_api = ("debug", "txpool", "testing")
     with Node(config) as node, RpcServer(node, "127.0.0.1", 0) as server:
         yield RpcNode(node, server)

@@ -69,3 +69,16 @@ def test_fixture_format(tmp_path):
     path.write_text('>> {"id":1}\n')
     with pytest.raises(FixtureError):
         parse(path)
+
+
+def test_each_exchange_is_judged_by_its_own_method(tmp_path, spec):
+    """A speconly fixture about one method may first call another (a send before a block build)."""
+    path = tmp_path / "testing_buildBlockV1" / "a.io"
+    path.parent.mkdir()
+    path.write_text('// speconly: schema only\n'
+                    '>> {"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x00"]}\n'
+                    '<< {"jsonrpc":"2.0","id":1,"result":"0x' + "11" * 32 + '"}\n')
+    [exchange] = parse(path).exchanges
+    assert exchange.method == "eth_sendRawTransaction"
+    assert judge(spec, exchange.method, True, ok("0x" + "22" * 32), exchange.response) == []
+    assert judge(spec, "testing_buildBlockV1", True, ok("0x" + "22" * 32), exchange.response) != []

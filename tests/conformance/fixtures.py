@@ -14,6 +14,15 @@ class Exchange:
     request: str
     response: Any
 
+    @property
+    def method(self) -> str | None:
+        """The method the request calls (a fixture may call others before the one it is about)."""
+        try:
+            request = json.loads(self.request)
+        except ValueError:
+            return None
+        return request.get("method") if isinstance(request, dict) else None
+
 
 @dataclass(frozen=True)
 class Fixture:

@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 from fixtures import Fixture, load_all  # noqa: E402
 from judge import Spec, judge  # noqa: E402
 
-MODULES = "eth,net,web3,txpool,debug"
+MODULES = "eth,net,web3,txpool,debug,testing"
 GETH_PRICE_LIMIT = "1"     # geth's default --txpool.pricelimit (wei), which the recorded sends were accepted under
 START_TIMEOUT = 120
 
@@ -118,7 +118,8 @@ def replay(node: Node, spec: Spec, fixtures: list[Fixture]) -> dict[str, list[st
         for number, exchange in enumerate(fixture.exchanges):
             ours = node.post(exchange.request)
             prefix = f"exchange {number + 1}: " if len(fixture.exchanges) > 1 else ""
-            reasons += [prefix + r for r in judge(spec, fixture.method, fixture.speconly, ours, exchange.response)]
+            reasons += [prefix + r for r in judge(spec, exchange.method or fixture.method, fixture.speconly, ours,
+                                                  exchange.response)]
         results[fixture.name] = reasons
     return results
 
