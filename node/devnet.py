@@ -25,6 +25,7 @@ from eth.abc import BlockAPI, BlockHeaderAPI
 from eth_hash.auto import keccak
 from eth_keys import keys
 
+from consensus import system
 from consensus.engine import HeaderFields, header_ms
 from node.chain import ChainError, UnknownAncestor
 from node.clock import Clock, SimClock
@@ -49,14 +50,18 @@ def validator_key(index: int) -> keys.PrivateKey:
 
 
 def devnet_genesis(validators: Sequence[bytes], period: int = 1, epoch: int = 200, base: Path = REPO_GENESIS,
-                   parlia: dict | None = None) -> dict:
-    """The repository's genesis with these validators in extraData, each funded, and devnet timing."""
+                   parlia: dict | None = None, staking: bool = True, funded: Sequence[bytes] = ()) -> dict:
+    """The repository's genesis with these validators in extraData, them and `funded` funded, devnet timing, and
+    (with `staking`) BSC's system contracts with the validators staked, parameters from `parlia` (BSC's names)."""
     genesis = json.loads(base.read_text())
     genesis["config"]["parlia"] = {**genesis["config"].get("parlia", {}), "period": period, "epoch": epoch,
                                    **(parlia or {})}
     genesis["extraData"] = "0x" + (VANITY + b"".join(sorted(validators)) + SEAL).hex()
-    for address in validators:
+    for address in (*validators, *funded):
         genesis["alloc"].setdefault("0x" + address.hex(), {"balance": hex(VALIDATOR_BALANCE)})
+    if staking:
+        params = system.SystemParams.from_genesis(genesis["config"]["parlia"])
+        genesis["alloc"].update(system.genesis_alloc_json(sorted(validators), params, int(genesis["timestamp"], 16)))
     return genesis
 
 
@@ -161,12 +166,16 @@ class Devnet:
 
     def __init__(self, validators: int = 1, clock: Clock | None = None, *, period: int = 1, epoch: int = 200,
                  realtime: bool = False, datadir: str | Path | None = None, parlia: dict | None = None,
-                 block_time: float | None = None) -> None:
+                 block_time: float | None = None, standby: int = 0, staking: bool = True) -> None:
+        """`validators` nodes in the genesis set, plus `standby` funded nodes that may become validators through
+        StakeHub; `parlia`: genesis config.parlia overrides (BSC's parameter names, e.g. felonyThreshold)."""
         if validators < 1:
             raise DevnetError("a devnet needs at least one validator")
-        self.keys = [validator_key(i) for i in range(validators)]
-        self.validators = sorted(k.public_key.to_canonical_address() for k in self.keys)
-        self.genesis = devnet_genesis(self.validators, period, epoch, parlia=parlia)
+        self.keys = [validator_key(i) for i in range(validators + standby)]
+        addresses = [k.public_key.to_canonical_address() for k in self.keys]
+        self.validators = sorted(addresses[:validators])   # the genesis set, in address order
+        self.genesis = devnet_genesis(self.validators, period, epoch, parlia=parlia, staking=staking,
+                                      funded=addresses[validators:])
         self.realtime = realtime
         self.block_time = block_time
         self.clock = clock or (Clock() if realtime else SimClock(int(self.genesis["timestamp"], 16) * 1000))
@@ -187,6 +196,7 @@ class Devnet:
                 node = Node(config, clock=self.clock).start()
                 member = Member(i, node, self.transport)
                 node.producer.listeners.append(self._broadcaster(member))
+                node.pool.on_pending.append(self._gossip(member))
                 self.members.append(member)
                 self.transport.members.append(member)
         except BaseException:
@@ -213,6 +223,12 @@ class Devnet:
             if block.header.coinbase == member.address and member.running:   # own blocks only, as sealed
                 self.transport.broadcast_block(member.index, block)
         return broadcast
+
+    def _gossip(self, member: Member):
+        def gossip(tx) -> None:   # each transaction that became pending here goes to the peers, as bytes
+            if member.running:
+                self.transport.broadcast_transaction(member.index, tx.encode())
+        return gossip
 
     # -- views -------------------------------------------------------------------------------------------------------
     @property
@@ -267,10 +283,8 @@ class Devnet:
                 member.sync()
 
     def send_transaction(self, raw: bytes, via: int = 0) -> bytes:
-        """Submit to node `via` and gossip to its peers; returns the transaction hash."""
-        tx_hash = self.members[via].node.send_raw_transaction(raw)
-        self.transport.broadcast_transaction(via, raw)
-        return tx_hash
+        """Submit to node `via` (its pool gossips it to its peers); returns the transaction hash."""
+        return self.members[via].node.send_raw_transaction(raw)
 
     def double_sign(self, index: int) -> tuple[BlockHeaderAPI, BlockHeaderAPI]:
         """Make validator `index` seal the next block twice (two different headers at one height): the first is

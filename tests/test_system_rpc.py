@@ -14,6 +14,7 @@ from consensus.system import STAKE_HUB, SystemParams, genesis_alloc_json
 from node.accounts import dev_accounts
 from node.config import REPO_GENESIS
 from rpcnode import serve
+from stakingabi import BLS_PROOF, DESCRIPTION, STAKE_CREDIT_ABI, STAKE_HUB_ABI, VOTE_ADDRESS
 
 ACCOUNTS = dev_accounts()
 VALIDATOR, OPERATOR, DELEGATOR = (to_checksum_address(a.address) for a in ACCOUNTS[:3])
@@ -21,65 +22,6 @@ CONSENSUS = to_checksum_address(ACCOUNTS[7].address)
 ETHER = 10**18
 UNBOND_PERIOD = 30
 PARAMS = SystemParams(unbond_period=UNBOND_PERIOD, min_self_delegation=1_000 * ETHER)
-
-
-def _fn(name, inputs, outputs=(), mutability="nonpayable"):
-    return {"type": "function", "name": name, "stateMutability": mutability,
-            "inputs": [dict(i) for i in inputs], "outputs": [dict(o) for o in outputs]}
-
-
-def _arg(kind, name="", components=None):
-    arg = {"type": kind, "name": name}
-    if components:
-        arg["components"] = [{"type": t, "name": n} for n, t in components]
-    return arg
-
-
-def _event(name, *inputs):
-    return {"type": "event", "name": name, "anonymous": False,
-            "inputs": [{"type": t, "name": n, "indexed": i} for n, t, i in inputs]}
-
-
-def _error(name):
-    return {"type": "error", "name": name, "inputs": []}
-
-
-# BSC's StakeHub / StakeCredit signatures (gc/contracts/StakeHub.sol, StakeCredit.sol), written out as a script would
-STAKE_HUB_ABI = [
-    _fn("createValidator", [
-        _arg("address", "consensusAddress"), _arg("bytes", "voteAddress"), _arg("bytes", "blsProof"),
-        _arg("tuple", "commission", [("rate", "uint64"), ("maxRate", "uint64"), ("maxChangeRate", "uint64")]),
-        _arg("tuple", "description", [("moniker", "string"), ("identity", "string"), ("website", "string"),
-                                      ("details", "string")])], mutability="payable"),
-    _fn("delegate", [_arg("address", "operatorAddress"), _arg("bool", "delegateVotePower")], mutability="payable"),
-    _fn("undelegate", [_arg("address", "operatorAddress"), _arg("uint256", "shares")]),
-    _fn("claim", [_arg("address", "operatorAddress"), _arg("uint256", "requestNumber")]),
-    _fn("getValidators", [_arg("uint256", "offset"), _arg("uint256", "limit")],
-        [_arg("address[]", "operatorAddrs"), _arg("address[]", "creditAddrs"), _arg("uint256", "totalLength")],
-        "view"),
-    _fn("getValidatorCreditContract", [_arg("address", "operatorAddress")], [_arg("address", "creditContract")],
-        "view"),
-    _fn("getValidatorBasicInfo", [_arg("address", "operatorAddress")],
-        [_arg("uint256", "createdTime"), _arg("bool", "jailed"), _arg("uint256", "jailUntil")], "view"),
-    _fn("unbondPeriod", [], [_arg("uint256")], "view"),
-    _event("ValidatorCreated", ("consensusAddress", "address", True), ("operatorAddress", "address", True),
-           ("creditContract", "address", True), ("voteAddress", "bytes", False)),
-    _event("Delegated", ("operatorAddress", "address", True), ("delegator", "address", True),
-           ("shares", "uint256", False), ("bnbAmount", "uint256", False)),
-    _event("Undelegated", ("operatorAddress", "address", True), ("delegator", "address", True),
-           ("shares", "uint256", False), ("bnbAmount", "uint256", False)),
-    _event("Claimed", ("operatorAddress", "address", True), ("delegator", "address", True),
-           ("bnbAmount", "uint256", False)),
-    _error("DuplicateMoniker"), _error("NoClaimableUnbondRequest"), _error("SelfDelegationNotEnough"),
-]
-STAKE_CREDIT_ABI = [
-    _fn("balanceOf", [_arg("address", "account")], [_arg("uint256")], "view"),
-    _fn("getPooledBNB", [_arg("address", "account")], [_arg("uint256")], "view"),
-    _fn("pendingUnbondRequest", [_arg("address", "delegator")], [_arg("uint256")], "view"),
-    _fn("claimableUnbondRequest", [_arg("address", "delegator")], [_arg("uint256")], "view"),
-]
-VOTE_ADDRESS, BLS_PROOF = bytes(range(48)), bytes(range(96))
-DESCRIPTION = ("Operator", "op-id", "https://operator.example", "a validator made over JSON-RPC")
 
 
 @pytest.fixture(scope="module")
