@@ -15,6 +15,7 @@ from eth_utils import to_checksum_address
 
 from node.accounts import load_key
 from node.blockfile import export_file, import_file
+from node import devnet_cli
 from node.chain import Chain, ChainError
 from node.config import DEFAULT_DATADIR, GWEI, REPO_GENESIS, NodeConfig
 from node.db import LmdbDB
@@ -52,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("file", type=Path, help="block file to write")
     exp.add_argument("first", type=int, nargs="?", default=0, help="first block (default: 0)")
     exp.add_argument("last", type=int, nargs="?", default=None, help="last block (default: the head)")
+
+    devnet_cli.add_parser(sub)
 
     run = sub.add_parser("run", help="run the node (the default command)",
                          description="Run a node: produce blocks and serve the chain.")
@@ -96,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.verbosity.upper(), stream=sys.stderr,
                         format="%(levelname)-5s [%(asctime)s] %(name)s: %(message)s", datefmt="%m-%d|%H:%M:%S")
     try:
-        return {"init": cmd_init, "run": cmd_run, "import": cmd_import, "export": cmd_export}[args.command](args)
+        return {"init": cmd_init, "run": cmd_run, "import": cmd_import, "export": cmd_export,
+                "devnet": devnet_cli.cmd_devnet}[args.command](args)
     except (GenesisError, ChainError, NodeError, ValueError, OSError) as exc:
         print(f"smartchain: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,55 @@
+"""`smartchain devnet --validators N`: the installed command runs N validators in real time, each answering
+JSON-RPC on consecutive ports, all on one chain; Ctrl-C stops it cleanly."""
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+SMARTCHAIN = Path(sys.executable).with_name("smartchain")
+
+
+def free_ports(count: int) -> int:
+    """A base port with `count` free ports after it (checked now; the range is unlikely to be taken meanwhile)."""
+    for base in range(21000, 60000, 97):
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free port range")
+
+
+def rpc(port: int, method: str, *params):
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())["result"]
+
+
+def test_devnet_command_serves_every_validator_on_one_chain(tmp_path):
+    base = free_ports(3)
+    proc = subprocess.Popen([str(SMARTCHAIN), "devnet", "--validators", "3", "--http.port", str(base)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = [proc.stdout.readline() for _ in range(4)]
+        assert "3 validators" in banner[0]
+        assert all(f"http://127.0.0.1:{base + i}" in banner[1 + i] for i in range(3))
+        deadline = time.monotonic() + 60
+        while min(int(rpc(base + i, "eth_blockNumber"), 16) for i in range(3)) < 4:
+            assert time.monotonic() < deadline, "the devnet did not reach block 4"
+            time.sleep(0.2)
+        blocks = [rpc(base + i, "eth_getBlockByNumber", "0x2", False) for i in range(3)]
+        assert len({b["hash"] for b in blocks}) == 1             # one chain
+        sealers = {rpc(base, "eth_getBlockByNumber", hex(n), False)["miner"] for n in (1, 2, 3)}
+        assert len(sealers) == 3                                  # the three validators take turns
+        assert {rpc(base + i, "eth_chainId") for i in range(3)} == {"0x2ca"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err[-2000:]
