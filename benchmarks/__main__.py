@@ -187,7 +187,11 @@ def _follower_phase(args: argparse.Namespace, repeat: int, name: str):
 
 def main(argv: list[str] | None = None) -> int:
     args = _options(argv)
-    result = run(args)
+    try:
+        result = run(args)
+    except RuntimeError as exc:  # the node failed the workload (the message says how); no figures to print
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
     print(table(result))
     print(json.dumps(result, separators=(",", ":")))
     return 0

@@ -25,6 +25,8 @@ class NodeRun:
     erc20_tps: float | None = None
     value_tps: float | None = None
     erc20_send_rps: float | None = None   # eth_sendRawTransaction answers per second while submitting
+    erc20_mined_s: float | None = None    # of the ERC-20 phase: seconds from the last send to all mined
+    erc20_receipts_s: float | None = None  # ... and then reading every receipt
     erc20_blocks: int | None = None       # blocks the ERC-20 transfers landed in (automine picks the sizes)
     value_blocks: int | None = None
     erc20_ok: int | None = None
@@ -41,15 +43,16 @@ def rpc_probes(load: Workload, mined: bytes) -> dict[str, tuple[str, list]]:
 
 
 async def _drive(node: Child, load: Workload, concurrency: int, rpc_seconds: float, transfers: bool) -> NodeRun:
-    setup = await deliver(node.url, load.setup, concurrency)
+    setup = await deliver(node.url, load.setup, concurrency, load.origin)
     if setup.succeeded != len(load.setup):
         raise RuntimeError(f"setup: only {setup.succeeded}/{len(load.setup)} transactions succeeded")
     run = NodeRun()
     if transfers:
-        erc20 = await deliver(node.url, load.erc20, concurrency)
-        value = await deliver(node.url, load.value, concurrency)
+        erc20 = await deliver(node.url, load.erc20, concurrency, load.origin)
+        value = await deliver(node.url, load.value, concurrency, load.origin)
         run = NodeRun(erc20.tps(len(load.erc20)), value.tps(len(load.value)), len(load.erc20) / erc20.send_seconds,
-                      erc20.blocks, value.blocks, erc20.succeeded, value.succeeded)
+                      erc20.mined_seconds, erc20.receipt_seconds, erc20.blocks, value.blocks, erc20.succeeded,
+                      value.succeeded)
     if rpc_seconds > 0:
         mined = load.erc20[-1] if transfers else load.setup[-1]
         for name, (method, params) in rpc_probes(load, mined).items():

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -42,8 +43,8 @@ def rpc_once(url: str, method: str, params: Sequence = (), timeout: float = 5.0)
 class Child:
     """A child process serving JSON-RPC on `url`; its output goes to `log` (a pipe could fill up and block it)."""
 
-    def __init__(self, argv: list[str], port: int, log: Path, env: dict | None = None):
-        self.argv, self.port, self.log_path = argv, port, log
+    def __init__(self, argv: list[str], port: int, log: Path, env: dict | None = None, keep_log: bool = True):
+        self.argv, self.port, self.log_path, self.keep_log = argv, port, log, keep_log
         self.url = f"http://127.0.0.1:{port}/"
         self._log = open(log, "wb")
         self.started = time.perf_counter()
@@ -80,6 +81,8 @@ class Child:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+        if not self.keep_log and self.proc.returncode == 0:
+            self.log_path.unlink(missing_ok=True)
         return self.proc.returncode
 
     def __enter__(self) -> "Child":
@@ -103,8 +106,9 @@ def start_node(datadir: Path, block_time: float = 0, extra: Sequence[str] = (), 
 
 def start_echo() -> Child:
     port = free_port()
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"smartchain-bench-echo-{port}.log"
-    return Child([sys.executable, "-m", "benchmarks.echo", "--port", str(port)], port, log, env=_env())
+    log = Path(tempfile.gettempdir()) / f"smartchain-bench-echo-{port}.log"
+    return Child([sys.executable, "-m", "benchmarks.echo", "--port", str(port)], port, log, env=_env(),
+                 keep_log=False)
 
 
 def _env() -> dict:

@@ -80,7 +80,9 @@ def table(result: dict) -> str:
         add("node", "  ratio to ceiling", n["erc20_ratio"], "x")
         add("node", "end-to-end value transfers", n["value_tps"], "tx/s")
         add("node", "  ratio to ceiling", n["value_ratio"], "x")
-        add("node", "eth_sendRawTransaction while submitting", n["erc20_send_rps"], "req/s")
+        add("node", "ERC-20: eth_sendRawTransaction while submitting", n["erc20_send_rps"], "req/s")
+        add("node", "ERC-20: last send -> all mined", n["erc20_mined_s"], "s")
+        add("node", "ERC-20: reading every receipt", n["erc20_receipts_s"], "s")
         add("node", "blocks the ERC-20 transfers landed in", n["erc20_blocks"])
     if "rpc" in result:
         r = result["rpc"]

@@ -71,6 +71,7 @@ class Workload:
     setup: list[bytes] = field(default_factory=list)     # deploy, then BNB and tokens for every sender
     erc20: list[bytes] = field(default_factory=list)     # N token transfers
     value: list[bytes] = field(default_factory=list)     # N value transfers (after the token transfers)
+    origin: dict[bytes, tuple[bytes, int]] = field(default_factory=dict)   # raw tx -> (sender, nonce)
 
     @property
     def probe_holder(self) -> bytes:
@@ -90,25 +91,30 @@ def build_workload(n: int, senders: int = 64, genesis: Path = REPO_GENESIS) -> W
     artifact = json.loads(TOKEN_ARTIFACT.read_text())
     code = bytes.fromhex(artifact["bytecode"][2:]) + encode(["string", "string", "uint256"],
                                                             ["Bench", "BNCH", TOKEN_SUPPLY])
+    def add(batch: list[bytes], key: bytes, sender: bytes, nonce: int, to: bytes | None, **tx) -> None:
+        raw = sign(key, nonce, chain_id, to, **tx)
+        batch.append(raw)
+        load.origin[raw] = (sender, nonce)
+
     nonce = 0
-    load.setup.append(sign(owner.private_key, nonce, chain_id, None, data=code, gas=DEPLOY_GAS))
+    add(load.setup, owner.private_key, owner.address, nonce, None, data=code, gas=DEPLOY_GAS)
     per_sender_tokens = TOKEN_SUPPLY // (2 * senders)
     for addr in load.senders:
         nonce += 1
-        load.setup.append(sign(owner.private_key, nonce, chain_id, addr, value=SENDER_FUNDS))
+        add(load.setup, owner.private_key, owner.address, nonce, addr, value=SENDER_FUNDS)
     for addr in load.senders:
         nonce += 1
-        load.setup.append(sign(owner.private_key, nonce, chain_id, token,
-                               data=transfer_data(addr, per_sender_tokens), gas=TRANSFER_GAS))
+        add(load.setup, owner.private_key, owner.address, nonce, token,
+            data=transfer_data(addr, per_sender_tokens), gas=TRANSFER_GAS)
 
     nonces = [0] * senders
     for j in range(n):
         s = j % senders
-        load.erc20.append(sign(keys[s], nonces[s], chain_id, token,
-                               data=transfer_data(derived_address("holder", j), 1), gas=TRANSFER_GAS))
+        add(load.erc20, keys[s], load.senders[s], nonces[s], token,
+            data=transfer_data(derived_address("holder", j), 1), gas=TRANSFER_GAS)
         nonces[s] += 1
     for j in range(n):
         s = j % senders
-        load.value.append(sign(keys[s], nonces[s], chain_id, derived_address("payee", j), value=1))
+        add(load.value, keys[s], load.senders[s], nonces[s], derived_address("payee", j), value=1)
         nonces[s] += 1
     return load
