@@ -14,7 +14,7 @@ from consensus.system import (
 )
 from consensus.system.credit import total_unbonding
 from consensus.system.runtime import Env
-from test_system_kit import ETHER, GWEI, USERS, Sandbox, selector_call
+from systemkit import ETHER, GWEI, USERS, Sandbox, selector_call
 from test_system_stakehub import CREATE, create_args, credit_of, pool, pooled, shares
 
 ALICE, BOB, CAROL, DAVE = (u.address for u in USERS[1:5])

@@ -6,7 +6,7 @@ from consensus.system import (
     genesis_alloc_json,
 )
 from consensus.system.params import DAY, ETHER, GENESIS_KEYS
-from test_system_kit import VALIDATORS, Sandbox
+from systemkit import VALIDATORS, Sandbox
 
 
 def test_defaults_are_bscs():

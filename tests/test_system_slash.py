@@ -7,7 +7,7 @@ from eth_utils import keccak
 
 from consensus.header import sign_header
 from consensus.system import SLASH_INDICATOR, STAKE_HUB, SYSTEM_REWARD, VALIDATOR_SET, SystemParams
-from test_system_kit import CHAIN_ID, ETHER, USERS, VALIDATOR_KEYS, VALIDATORS, Sandbox, error_data, selector_call, \
+from systemkit import CHAIN_ID, ETHER, USERS, VALIDATOR_KEYS, VALIDATORS, Sandbox, error_data, selector_call, \
     string_error
 from test_system_stakehub import event_args, pooled
 

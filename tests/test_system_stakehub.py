@@ -1,6 +1,6 @@
 """StakeHub and its StakeCredit views through py-evm's real VM: BSC's functions, events, custom errors and share math.
 
-Each test runs transactions on an in-memory chain built with consensus/seam.py (test_system_kit.Sandbox); expected
+Each test runs transactions on an in-memory chain built with consensus/seam.py (tests/systemkit.py Sandbox); expected
 values are computed from BSC's formulas in the test, not copied from a run.
 """
 import pytest
@@ -11,7 +11,7 @@ from eth_utils import keccak, to_checksum_address
 
 from consensus.system import DEAD_ADDRESS, STAKE_HUB, SYSTEM_REWARD, VALIDATOR_SET, GenesisValidator, SystemParams
 from consensus.system.credit import FORWARDER_CODE
-from test_system_kit import ETHER, USERS, Sandbox, error_data, selector_call, string_error
+from systemkit import ETHER, USERS, Sandbox, error_data, selector_call, string_error
 
 CREATE = "createValidator(address,bytes,bytes,(uint64,uint64,uint64),(string,string,string,string))"
 ALICE, BOB, CAROL, DAVE = (u.address for u in USERS[1:5])
