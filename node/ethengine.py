@@ -30,7 +30,7 @@ class EthereumParams:
 
 
 class EthereumEngine:
-    seals = False   # this engine verifies imported blocks; it cannot make any
+    """Verifies imported blocks; it seals none (the node has no validator set on such a chain)."""
 
     def __init__(self, chain_id: int, schedule: ForkSchedule):
         self.params = EthereumParams(chain_id)

@@ -81,8 +81,8 @@ class ForkSchedule:
 
     @classmethod
     def single(cls, vm_class: Type[VirtualMachineAPI], name: str = "prague") -> "ForkSchedule":
-        """One VM from block 0 (the Parlia devnet)."""
-        return cls((Fork(name, vm_class, block=0),))
+        """One VM from block 0 and time 0 (the Parlia devnet: every fork through Prague at genesis)."""
+        return cls((Fork(name, vm_class, block=0, time=0),))
 
     @classmethod
     def from_config(cls, config: ChainConfig) -> "ForkSchedule":

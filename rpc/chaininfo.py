@@ -40,12 +40,8 @@ def fork_id(config, genesis_hash: bytes, genesis_time: int, until_time: int) -> 
 
 
 def _fork_times(node) -> list[tuple[str, int]]:
-    """(name, activation time) of eth_config's forks, in order; a single-VM (Parlia) chain reports its one."""
-    schedule = node.chain.schedule
-    forks = [(f.name, f.time) for f in schedule.forks if f.time is not None and f.name in CONFIG_FORKS]
-    if not forks and len(schedule.forks) == 1:
-        forks = [(schedule.forks[0].name, node.chain.header_by_number(0).timestamp)]
-    return forks
+    """(name, activation time) of eth_config's forks, in order."""
+    return [(f.name, f.time) for f in node.chain.schedule.forks if f.time is not None and f.name in CONFIG_FORKS]
 
 
 def _describe(node, name: str, time: int) -> dict:

@@ -106,4 +106,4 @@ def get_storage_values(node, request: StorageRequest, block: BlockRef = LATEST) 
 class LimitExceeded(RpcError):
     """geth's clientLimitExceededError."""
 
-    code = -32005
+    code = -38026

@@ -11,25 +11,24 @@ ERC-20-like logs when `traceTransfers` is set.
 from __future__ import annotations
 
 import rlp
-from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI
+from eth.abc import BlockHeaderAPI, ComputationAPI
 from eth._utils.spoof import SpoofAttributes
 from eth.db.atomic import AtomicDB
 from eth.db.batch import BatchDB
 from eth.db.chain import ChainDB
-from eth.exceptions import Revert
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague.transactions import Authorization as PyEvmAuthorization
 from eth_utils import ValidationError
 
 from node import blobgas
-from node.execution import revert_reason
-from node.tracers.evm import Tracer, TraceRun, vm_error_message
-from node.tracers.opcodes import CALLCODE, DELEGATECALL
+from node.tracers.evm import TraceRun
 from rpc import encode
 from rpc.blocks import state_header
-from rpc.errors import InvalidParams, RpcError, ServerError
+from rpc.errors import InvalidParams, ServerError
 from rpc.params import LATEST, BlockRef
 from rpc.simargs import BlockOverrides, SimBlock, SimOpts, SimOptsArg, TxArgs
+from rpc.simstate import (LogCollector, SimState, SimulationError, call_result, check_transaction, fee_caps,
+                          limit_error)
 
 MAX_BLOCKS = 256
 MAX_CALLS_PER_BLOCK = 5000
@@ -37,70 +36,7 @@ MAX_CALLS = 10000
 TIMESTAMP_INCREMENT = 12
 GAS_CAP = 50_000_000           # geth's --rpc.gascap, shared by all simulated calls
 ZERO_HASH = b"\0" * 32
-TRANSFER_TOPIC = int("ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef", 16)
-TRANSFER_ADDRESS = bytes.fromhex("eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee")
 DYNAMIC_FEE, BLOB, SET_CODE = 2, 3, 4
-
-
-class SimulationError(RpcError):
-    """An error geth's simulator answers with its own code."""
-
-    def __init__(self, code: int, message: str):
-        super().__init__(message, code=code)
-
-
-def _limit(message: str) -> SimulationError:
-    return SimulationError(-38026, message)
-
-
-# -- the tracer: logs as geth's simulator collects them --
-
-class LogCollector(Tracer):
-    """geth's internal/ethapi/logtracer: per-frame log lists merged into the caller's unless the frame reverted;
-    the log index counts every captured log of the block, kept or not."""
-
-    def __init__(self, trace_transfers: bool, number: int, timestamp: int):
-        self.trace_transfers = trace_transfers
-        self.number = number
-        self.timestamp = timestamp
-        self.count = 0
-        self.frames: list[list[tuple]] = []
-        self.tx_index = 0
-
-    def reset(self, tx_index: int) -> None:
-        self.frames = []
-        self.tx_index = tx_index
-
-    def on_enter(self, depth, typ, sender, to, data, gas, value) -> None:
-        self.frames.append([])
-        if typ not in (DELEGATECALL, CALLCODE) and value:
-            self._transfer(sender, to, value)
-
-    def on_exit(self, depth, output, gas_used, error, reverted) -> None:
-        if depth == 0:
-            if reverted:
-                self.frames[0] = []
-            return
-        if len(self.frames) <= 1:
-            return
-        frame = self.frames.pop()
-        if not reverted:
-            self.frames[-1].extend(frame)
-
-    def on_log(self, address, topics, data, index) -> None:
-        self._capture(address, tuple(topics), data)
-
-    def _capture(self, address: bytes, topics: tuple[int, ...], data: bytes) -> None:
-        self.frames[-1].append((address, topics, data, self.count, self.tx_index))
-        self.count += 1
-
-    def _transfer(self, sender: bytes, to: bytes, value: int) -> None:
-        if self.trace_transfers:
-            self._capture(TRANSFER_ADDRESS, (TRANSFER_TOPIC, int.from_bytes(sender, "big"),
-                                             int.from_bytes(to, "big")), value.to_bytes(32, "big"))
-
-    def logs(self) -> list[tuple]:
-        return self.frames[0] if self.frames else []
 
 
 # -- the simulator --
@@ -126,7 +62,7 @@ class Simulator:
             if number <= prev_number:
                 raise SimulationError(-38020, f"block numbers must be in order: {number} <= {prev_number}")
             if number - self.base.block_number > MAX_BLOCKS:
-                raise _limit("too many blocks")
+                raise limit_error("too many blocks")
             for gap in range(prev_number + 1, number):
                 prev_time += TIMESTAMP_INCREMENT
                 out.append(SimBlock(BlockOverrides(number=gap, time=prev_time)))
@@ -177,7 +113,7 @@ class Simulator:
     def _vm(self, vm_class, header: BlockHeaderAPI, run: TraceRun, precompiles: dict):
         state_class = run.state_class(vm_class.get_state_class())
         computation_class = state_class.computation_class.configure(_precompiles=precompiles)
-        state_class = type(f"Sim{state_class.__name__}", (_SimState, state_class), {})
+        state_class = type(f"Sim{state_class.__name__}", (SimState, state_class), {})
         state_class = state_class.configure(computation_class=computation_class)
         configured = vm_class.configure(__name__=vm_class.__name__, _state_class=state_class)
         return configured(header=header, chaindb=self.chaindb, chain_context=ChainContext(self.chain.config.chain_id),
@@ -216,7 +152,7 @@ class Simulator:
             txs.append(tx)
             senders[tx.hash] = sender
             receipts.append(receipt)
-            calls.append(self._call_result(computation, collector, gas_used, capped, tx))
+            calls.append(call_result(computation, collector, gas_used, capped, tx))
         withdrawals = self._withdrawals(vm, o)
         filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), header, txs, receipts,
                                                            withdrawals=withdrawals)
@@ -320,50 +256,15 @@ class Simulator:
             tx = builder.decode(tx.encode())
         return tx, sender, capped
 
-    def _check(self, vm, header: BlockHeaderAPI, tx, sender: bytes, args: TxArgs) -> None:
-        """geth's preCheck and buyGas, with NoBaseFee and SkipNonceChecks unless validating."""
-        state = vm.state
-        if self.validate:
-            have = state.get_nonce(sender)
-            if have < tx.nonce:
-                raise SimulationError(-38011, f"nonce too high: address {_checksum(sender)}, tx: {tx.nonce} "
-                                              f"state: {have}")
-            if have > tx.nonce:
-                raise SimulationError(-38010, f"nonce too low: address {_checksum(sender)}, tx: {tx.nonce} "
-                                              f"state: {have}")
-            if have + 1 >= 2**64:
-                raise SimulationError(-32603, f"nonce has max value: address {_checksum(sender)}, nonce: {have}")
-        fee_cap, tip = _fee_caps(tx)
-        base_fee = getattr(header, "base_fee_per_gas", None)
-        if base_fee is not None and (self.validate or fee_cap or tip):
-            if fee_cap < tip:
-                raise SimulationError(-32602, f"max priority fee per gas higher than max fee per gas: address "
-                                              f"{_checksum(sender)}, maxPriorityFeePerGas: {tip}, "
-                                              f"maxFeePerGas: {fee_cap}")
-            if fee_cap < base_fee:
-                raise SimulationError(-38012, f"max fee per gas less than block base fee: address "
-                                              f"{_checksum(sender)}, maxFeePerGas: {fee_cap}, baseFee: {base_fee}")
-        blob_gas = 2**17 * len(args.blob_hashes or ())
-        balance_check = tx.gas * fee_cap + tx.value + blob_gas * (args.max_fee_per_blob_gas or 0)
-        balance = state.get_balance(sender)
-        if balance < balance_check:
-            raise SimulationError(-38014, f"insufficient funds for gas * price + value: address "
-                                          f"{_checksum(sender)} have {balance} want {balance_check}")
-        if tx.gas < tx.intrinsic_gas:
-            raise SimulationError(-38013, f"intrinsic gas too low: have {tx.gas}, want {tx.intrinsic_gas}")
-        price = vm.state.get_gas_price(tx) if base_fee is not None else fee_cap
-        if tx.value and balance - tx.gas * price < tx.value:
-            raise SimulationError(-38014, f"insufficient funds for transfer: address {_checksum(sender)}")
-
     def _execute(self, vm, header, tx, sender: bytes, args: TxArgs, run: TraceRun) -> ComputationAPI:
-        self._check(vm, header, tx, sender, args)
+        check_transaction(vm, header, tx, sender, args, self.validate)
         spoofed = SpoofAttributes(tx, sender=sender, get_sender=lambda: sender)
         state = vm.state
         executor = state.get_transaction_executor()
         create = not tx.to
         to = tx.to if tx.to else b""
         context = state.execution_context
-        fee_cap, tip = _fee_caps(tx)
+        fee_cap, tip = fee_caps(tx)
         saved = context._base_fee_per_gas, getattr(state, "sim_blob_base_fee", None)
         if not self.validate and fee_cap == 0 and tip == 0:
             context._base_fee_per_gas = 0 if saved[0] is not None else None   # geth: BASEFEE reads 0, no fee paid
@@ -392,73 +293,18 @@ class Simulator:
         computation.sim_peak = tx.gas - computation.get_gas_remaining()
         return computation
 
-    def _call_result(self, computation: ComputationAPI, collector: LogCollector, gas_used: int, capped: bool,
-                     tx: SignedTransactionAPI) -> dict:
-        logs = [{
-            "address": encode.address(address), "topics": [encode.word(t) for t in topics], "data": encode.data(data),
-            "blockNumber": encode.quantity(collector.number), "transactionHash": encode.data(tx.hash),
-            "transactionIndex": encode.quantity(tx_index), "blockHash": None,
-            "blockTimestamp": encode.quantity(collector.timestamp), "logIndex": encode.quantity(index),
-            "removed": False,
-        } for address, topics, data, index, tx_index in collector.logs()]
-        peak = max(computation.sim_peak, gas_used)
-        result = {"returnData": encode.data(b"" if computation.is_error else computation.output),
-                  "logs": logs, "gasUsed": encode.quantity(gas_used), "maxUsedGas": encode.quantity(peak),
-                  "status": "0x0" if computation.is_error else "0x1"}
-        if computation.is_error:
-            if isinstance(computation.error, Revert):
-                reason = revert_reason(computation.output)
-                result["error"] = {"message": "execution reverted" + (f": {reason}" if reason else ""), "code": 3,
-                                   "data": encode.data(computation.output)}
-            else:
-                message = vm_error_message(computation.error)
-                if capped:
-                    message += " (gas limit was capped by the RPC server's global gas cap)"
-                result["error"] = {"message": message, "code": -32015}
-        return result
-
-
-class _SimState:
-    """A simulated block's state: the blob base fee of the chain's blob schedule or the block's override (py-evm's
-    own uses Prague's constants), and the fork's precompiles warm even when overrides moved them."""
-
-    sim_blob_base_fee: int | None = None
-    sim_warm: frozenset = frozenset()
-
-    def is_address_warm(self, address: bytes) -> bool:
-        # geth warms the fork's own precompile addresses, whatever the overrides moved or replaced
-        return self._account_db.is_address_warm(address) or address in self.sim_warm
-
-    @property
-    def blob_base_fee(self) -> int:
-        if self.sim_blob_base_fee is not None:
-            return self.sim_blob_base_fee
-        return super().blob_base_fee
-
-
-def _fee_caps(tx) -> tuple[int, int]:
-    if getattr(tx, "type_id", None) is None or not tx.type_id:
-        return tx.gas_price, tx.gas_price
-    return tx.max_fee_per_gas, tx.max_priority_fee_per_gas
-
-
-def _checksum(address: bytes) -> str:
-    from eth_utils import to_checksum_address
-    return to_checksum_address(address)
-
-
 def simulate(node, opts: SimOptsArg, block: BlockRef = LATEST) -> list[dict]:
     """eth_simulateV1."""
     if not opts.blocks:
         raise InvalidParams("empty input")
     if len(opts.blocks) > MAX_BLOCKS:
-        raise _limit("too many blocks")
+        raise limit_error("too many blocks")
     total = 0
     for b in opts.blocks:
         if len(b.calls) > MAX_CALLS_PER_BLOCK:
-            raise _limit(f"too many calls in block: {len(b.calls)} > {MAX_CALLS_PER_BLOCK}")
+            raise limit_error(f"too many calls in block: {len(b.calls)} > {MAX_CALLS_PER_BLOCK}")
         total += len(b.calls)
         if total > MAX_CALLS:
-            raise _limit(f"too many calls: {total} > {MAX_CALLS}")
+            raise limit_error(f"too many calls: {total} > {MAX_CALLS}")
     base = state_header(node, block)
     return Simulator(node.chain, base, opts).run()

@@ -111,3 +111,10 @@ def test_parlia_dev_chain_simulates_with_the_same_encoders(rpc):
     [block] = simulate(rpc, [transfer()])
     assert block["parentHash"] == head["hash"] and block["calls"][0]["status"] == "0x1"
     assert set(block) - {"calls"} == set(head)
+
+
+def test_parlia_dev_chain_has_an_eth_config(rpc):
+    current = rpc.call("eth_config")["current"]
+    assert current["activationTime"] == 0 and current["blobSchedule"] == {"target": 6, "max": 9,
+                                                                          "baseFeeUpdateFraction": 5007716}
+    assert int(current["chainId"], 16) == rpc.node.chain_config.chain_id and "BLS12_G1ADD" in current["precompiles"]
