@@ -118,3 +118,4 @@ def test_parlia_dev_chain_has_an_eth_config(rpc):
     assert current["activationTime"] == 0 and current["blobSchedule"] == {"target": 6, "max": 9,
                                                                           "baseFeeUpdateFraction": 5007716}
     assert int(current["chainId"], 16) == rpc.node.chain_config.chain_id and "BLS12_G1ADD" in current["precompiles"]
+    assert rpc.call("eth_baseFee") == "0x0" and rpc.call("eth_blobBaseFee") == "0x1"   # BSC: base fee stays 0
