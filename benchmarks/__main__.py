@@ -2,20 +2,16 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
-import pstats
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterator
 
 from benchmarks import ceiling, endtoend, follower, scale, startup
+from benchmarks.isolate import fresh
 from benchmarks.processes import start_echo
-from benchmarks.profiling import profiled, write
 from benchmarks.summary import medians, ratio, table, targets
 from benchmarks.workload import build_workload
 
@@ -98,8 +94,8 @@ def run(args: argparse.Namespace) -> dict:
             tag = f"[{repeat + 1}/{args.repeats}]"
             if "ceiling" in sections:
                 _say(f"{tag} ceiling: stock py-evm mine_all")
-                with _maybe_profile(args, f"ceiling-{repeat}"):
-                    samples["ceiling"].append(asdict(ceiling.run_once(load.setup, load.erc20, load.value)))
+                samples["ceiling"].append(asdict(fresh(ceiling.run_once, load.setup, load.erc20, load.value,
+                                                       profile=_profile_path(args, f"ceiling-{repeat}"))))
             if sections & {"node", "rpc"}:
                 _say(f"{tag} node: smartchain run, JSON-RPC")
                 prefix = ()
@@ -116,8 +112,8 @@ def run(args: argparse.Namespace) -> dict:
                     samples["rpc"].append(rates)
             if "follower" in sections:
                 _say(f"{tag} follower: in-process build, export, import")
-                samples["follower"].append(asdict(follower.run_once(
-                    load, phase=functools.partial(_follower_phase, args, repeat))))
+                samples["follower"].append(asdict(follower.run_once(load, profile_dir=args.profile,
+                                                                    tag=str(repeat))))
     finally:
         if echo is not None:
             echo.stop()
@@ -158,8 +154,8 @@ def run(args: argparse.Namespace) -> dict:
         runs = {}
         for accounts in (small, big):
             _say(f"scale: {accounts:,} funded accounts")
-            with _maybe_profile(args, f"scale-{accounts}"):
-                runs[accounts] = scale.run(accounts, args.scale_block_size, args.scale_blocks, args.senders)
+            runs[accounts] = fresh(scale.run, accounts, args.scale_block_size, args.scale_blocks, args.senders,
+                                   profile=_profile_path(args, f"scale-{accounts}"))
         result["scale"] = {"small_accounts": small, "big_accounts": big,
                            "small_us_per_tx": runs[small].us_per_tx, "big_us_per_tx": runs[big].us_per_tx,
                            "ratio": ratio(runs[big].us_per_tx, runs[small].us_per_tx),
@@ -170,19 +166,8 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
-@contextmanager
-def _maybe_profile(args: argparse.Namespace, name: str) -> Iterator[None]:
-    """Profile the block into args.profile/name.{prof,txt} when --profile is given."""
-    if args.profile is None:
-        yield
-        return
-    with profiled() as profile:
-        yield
-    write(pstats.Stats(profile), args.profile, name)
-
-
-def _follower_phase(args: argparse.Namespace, repeat: int, name: str):
-    return _maybe_profile(args, f"follower-{name}-{repeat}")
+def _profile_path(args: argparse.Namespace, name: str) -> Path | None:
+    return None if args.profile is None else args.profile / f"{name}.prof"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,8 @@ from eth_keys.backends import get_backend
 from node.config import REPO_GENESIS
 from node.genesis import load_genesis
 
+from benchmarks.profiling import profiled
+
 BLOCK_SIZE = 500
 
 
@@ -62,10 +64,14 @@ class CeilingRun:
 
 
 def run_once(setup: Sequence[bytes], erc20: Sequence[bytes], value: Sequence[bytes],
-             block_size: int = BLOCK_SIZE) -> CeilingRun:
-    """One repeat on a fresh chain: the setup (untimed), then the ERC-20 and the value transfers, each timed."""
+             block_size: int = BLOCK_SIZE, profile: Path | None = None) -> CeilingRun:
+    """One repeat on a fresh chain: the setup (untimed), then the ERC-20 and the value transfers, each timed.
+
+    Run it in a fresh process (benchmarks.isolate): py-evm caches roots of transactions it has seen.
+    """
     chain = stock_chain()
     mine_blocks(chain, setup, block_size)
-    erc20_s, erc20_ok = mine_blocks(chain, erc20, block_size)
-    value_s, value_ok = mine_blocks(chain, value, block_size)
+    with profiled(profile):
+        erc20_s, erc20_ok = mine_blocks(chain, erc20, block_size)
+        value_s, value_ok = mine_blocks(chain, value, block_size)
     return CeilingRun(len(erc20) / erc20_s, len(value) / value_s, erc20_ok, value_ok)

@@ -1,8 +1,10 @@
 """cProfile over every thread of a process, and a summary of where the time goes by component.
 
 cProfile only sees the thread that enabled it, while the node works in its producer thread, its RPC event-loop
-thread and the RPC worker pool; `profile_threads()` wraps `Thread.run` so each thread started afterwards carries
-its own profiler, and `merged()` adds them up.
+thread and the RPC worker pool; `ThreadProfiles` wraps `Thread.run` so each thread started afterwards carries
+its own profiler, and `merged()` adds them up. Those profilers count each thread's CPU time (`time.thread_time`):
+with wall time, a call that releases the GIL (an LMDB read, a socket write) would be charged for every moment
+its thread then waits for the GIL while the other threads run.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import cProfile
 import io
 import pstats
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -36,6 +39,48 @@ COMPONENTS = [
 ]
 
 
+# (stage, file path ending, function name): inclusive time of the function, wherever it is called from; stages
+# nest (execution includes its EVM and validation), so their shares overlap and do not add up to 100%
+STAGES = [
+    ("pool admission (TxPool.add_raw)", "node/txpool.py", "add_raw"),
+    ("execute transactions (VM.apply_transaction)", "eth/vm/base.py", "apply_transaction"),
+    ("  EVM message (apply_message)", "eth/vm/forks/frontier/computation.py", "apply_message"),
+    ("  tx validation incl. signature check", "eth/vm/forks/frontier/state.py", "validate_transaction"),
+    ("sender recovery (extract_transaction_sender)", "eth/_utils/transactions.py", "extract_transaction_sender"),
+    ("tx/receipt roots (make_trie_root_and_nodes)", "eth/db/trie.py", "make_trie_root_and_nodes"),
+    ("state root + persist (VM.finalize_block)", "eth/vm/base.py", "finalize_block"),
+    ("header/block persist (ChainDB.persist_block)", "eth/db/chain.py", "persist_block"),
+    ("index (Store.index_block)", "node/store.py", "index_block"),
+    ("LMDB commit (LmdbDB._commit)", "node/db.py", "_commit"),
+    ("LMDB reads (LmdbDB.__getitem__)", "node/db.py", "__getitem__"),
+    ("Parlia verify (PosaEngine.verify_header)", "consensus/engine.py", "verify_header"),
+    ("Parlia seal (PosaEngine.seal)", "consensus/engine.py", "seal"),
+    ("receipts read (ChainDB.get_receipts)", "eth/db/chain.py", "get_receipts"),
+    ("block txs read (ChainDB.get_block_transactions)", "eth/db/chain.py", "get_block_transactions"),
+    ("rpc eth_getTransactionReceipt", "rpc/eth.py", "get_transaction_receipt"),
+    ("rpc eth_sendRawTransaction", "rpc/eth.py", "send_raw_transaction"),
+    ("rpc eth_getTransactionCount", "rpc/eth.py", "get_transaction_count"),
+    ("rpc eth_call", "rpc/eth.py", "call"),
+    ("rpc eth_blockNumber", "rpc/eth.py", "block_number"),
+    ("rpc dispatch (registry call, in a worker thread)", "rpc/registry.py", "__call__"),
+    ("request parse (rpc.params.loads)", "rpc/params.py", "loads"),
+]
+
+
+def stages(stats: pstats.Stats) -> list[tuple[str, float, int]]:
+    """(stage, inclusive seconds, calls) for each stage present in the profile."""
+    out = []
+    for label, path, name in STAGES:
+        seconds, calls = 0.0, 0
+        for (filename, _, function), (_, ncalls, _, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
+            if function == name and filename.endswith(path):
+                seconds += cumtime
+                calls += ncalls
+        if calls:
+            out.append((label, seconds, calls))
+    return out
+
+
 def component(filename: str) -> str:
     for name, needles in COMPONENTS:
         if any(n in filename for n in needles):
@@ -59,6 +104,9 @@ def report(stats: pstats.Stats, title: str, top: int = 25) -> str:
     out.write(f"== {title}: self time by component (total {total:.2f} s profiled)\n")
     for name, seconds in by_component(stats):
         out.write(f"  {seconds:8.2f} s  {100 * seconds / total:5.1f}%  {name}\n")
+    out.write(f"\n== {title}: stages, inclusive time (nested stages overlap)\n")
+    for label, seconds, calls in stages(stats):
+        out.write(f"  {seconds:8.2f} s  {100 * seconds / total:5.1f}%  {calls:9d} calls  {label}\n")
     for order in ("cumulative", "tottime"):
         out.write(f"\n== {title}: top {top} by {order}\n")
         stats.stream = out  # type: ignore[attr-defined]
@@ -76,14 +124,19 @@ def write(stats: pstats.Stats, directory: Path, name: str) -> Path:
 
 
 @contextmanager
-def profiled() -> Iterator[cProfile.Profile]:
-    """Profile the calling thread for the duration of the block."""
+def profiled(to: Path | None) -> Iterator[None]:
+    """Profile the calling thread for the duration of the block into `to` (.prof, plus a .txt report beside it);
+    nothing when `to` is None."""
+    if to is None:
+        yield
+        return
     profile = cProfile.Profile()
     profile.enable()
     try:
-        yield profile
+        yield
     finally:
         profile.disable()
+    write(pstats.Stats(profile), to.parent, to.stem)
 
 
 class ThreadProfiles:
@@ -92,14 +145,14 @@ class ThreadProfiles:
     def __init__(self) -> None:
         self._done: list[cProfile.Profile] = []
         self._lock = threading.Lock()
-        self._main = cProfile.Profile()
+        self._main = cProfile.Profile(time.thread_time)
         self._original_run = threading.Thread.run
 
     def install(self) -> None:
         profiles = self
 
         def run(thread: threading.Thread) -> None:
-            profile = cProfile.Profile()
+            profile = cProfile.Profile(time.thread_time)
             profile.enable()
             try:
                 profiles._original_run(thread)

@@ -148,3 +148,13 @@ def test_sections_can_be_chosen():
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert "startup" in result
     assert not {"ceiling", "node", "rpc", "scale", "follower"} & result.keys()
+
+
+def test_profile_writes_a_profile_with_stages(tmp_path):
+    out = _run("--quick", "--sections", "ceiling", "--profile", str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1])["profiled"] is True
+    report = (tmp_path / "ceiling-0.txt").read_text()
+    assert (tmp_path / "ceiling-0.prof").stat().st_size > 0
+    assert "execute transactions (VM.apply_transaction)" in report
+    assert "tx/receipt roots (make_trie_root_and_nodes)" in report
