@@ -7,19 +7,18 @@ The transactions are decoded before the clock starts and each repeat decodes the
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
 from eth.vm.forks.prague import PragueVM
 from eth_keys.backends import get_backend
 
+from benchmarks.profiling import profiled
 from node.config import REPO_GENESIS
 from node.genesis import load_genesis
-
-from benchmarks.profiling import profiled
 
 BLOCK_SIZE = 500
 

@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
+from benchmarks.ceiling import BLOCK_SIZE
+from benchmarks.isolate import fresh
+from benchmarks.profiling import profiled
+from benchmarks.workload import Workload
 from node.blockfile import decode_blocks, export_file
 from node.chain import Chain
 from node.config import NodeConfig
 from node.db import LmdbDB
 from node.genesis import load_genesis
 from node.node import DB_DIR, Node
-
-from benchmarks.ceiling import BLOCK_SIZE
-from benchmarks.isolate import fresh
-from benchmarks.profiling import profiled
-from benchmarks.workload import Workload
 
 
 @dataclass

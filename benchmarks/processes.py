@@ -11,8 +11,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 STOP_TIMEOUT = 30.0
 
@@ -85,7 +85,7 @@ class Child:
             self.log_path.unlink(missing_ok=True)
         return self.proc.returncode
 
-    def __enter__(self) -> "Child":
+    def __enter__(self) -> Child:
         return self
 
     def __exit__(self, *exc: object) -> None:

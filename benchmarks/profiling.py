@@ -13,9 +13,9 @@ import io
 import pstats
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 # (component, substrings of the code's file path), first match wins; self time is charged to the component
 COMPONENTS = [

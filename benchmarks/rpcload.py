@@ -4,8 +4,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import aiohttp
 
@@ -33,7 +34,7 @@ class Client:
         self._ids = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
 
-    async def __aenter__(self) -> "Client":
+    async def __aenter__(self) -> Client:
         connector = aiohttp.TCPConnector(limit=self.concurrency, force_close=False)
         self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120))
         return self

@@ -6,10 +6,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.processes import start_node
 from node.config import NodeConfig
 from node.node import Node
-
-from benchmarks.processes import start_node
 
 
 @dataclass

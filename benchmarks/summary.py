@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import statistics
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 # (JSON path of the figure, comparison, bound, what the issue asks)
 TARGETS = [

@@ -8,9 +8,10 @@ are embedded in their parent as the Yellow Paper says, and only hashed nodes are
 """
 from __future__ import annotations
 
+import itertools
 import os
 from bisect import bisect_left
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import rlp
 from eth_utils import keccak
@@ -72,7 +73,7 @@ def build_trie(items: Iterable[tuple[bytes, bytes]], put: Put) -> bytes:
     if not pairs:
         return BLANK_ROOT
     keys = [k for k, _ in pairs]
-    if any(a == b for a, b in zip(keys, keys[1:])):
+    if any(a == b for a, b in itertools.pairwise(keys)):
         raise ValueError("duplicate trie key")
     builder = _Builder(keys, [v for _, v in pairs], put)
     encoded = rlp.encode(builder.node(0, len(keys), 0))
