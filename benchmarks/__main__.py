@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> dict:
         load = build_workload(args.transactions, args.senders)
 
     samples: dict[str, list[dict]] = {"ceiling": [], "node": [], "rpc": [], "follower": []}
+    node_error: str | None = None
     echo = start_echo() if "rpc" in sections else None
     try:
         if echo is not None:
@@ -98,18 +99,7 @@ def run(args: argparse.Namespace) -> dict:
                                                        profile=_profile_path(args, f"ceiling-{repeat}"))))
             if sections & {"node", "rpc"}:
                 _say(f"{tag} node: smartchain run, JSON-RPC")
-                prefix = ()
-                if args.profile is not None:
-                    args.profile.mkdir(parents=True, exist_ok=True)
-                    prefix = (sys.executable, "-m", "benchmarks.profiled", str(args.profile / f"node-{repeat}.prof"))
-                run_ = endtoend.run_once(load, args.concurrency, args.rpc_seconds if "rpc" in sections else 0,
-                                         args.block_time, prefix, transfers="node" in sections)
-                sample = asdict(run_)
-                rates = sample.pop("rpc")
-                samples["node"].append(sample)
-                if echo is not None:
-                    rates.update(endtoend.echo_rates(echo, args.rpc_seconds))
-                    samples["rpc"].append(rates)
+                node_error = _node_repeat(args, load, sections, repeat, node_error, samples, echo)
             if "follower" in sections:
                 _say(f"{tag} follower: in-process build, export, import")
                 samples["follower"].append(asdict(follower.run_once(load, profile_dir=args.profile,
@@ -121,7 +111,9 @@ def run(args: argparse.Namespace) -> dict:
     if samples["ceiling"]:
         c = medians(samples["ceiling"])
         result["ceiling"] = dict(c, block_size=ceiling.BLOCK_SIZE, samples=samples["ceiling"])
-    if "node" in sections:
+    if "node" in sections and node_error is not None:
+        result["node"] = {"error": node_error, "samples": samples["node"]}
+    elif "node" in sections:
         n = medians(samples["node"])
         result["node"] = dict(n, mode="automine" if args.block_time == 0 else f"block time {args.block_time:g} s",
                               concurrency=args.concurrency,
@@ -166,6 +158,42 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
+def _node_repeat(args: argparse.Namespace, load, sections: set[str], repeat: int, node_error: str | None,
+                 samples: dict[str, list[dict]], echo) -> str | None:
+    """One node run: transfers (until they fail once) and RPC rates; returns the node section's error, if any.
+
+    When the transfers fail (the node dropped or never mined a transaction), the node section reports that error
+    and the RPC rates are still measured on a node that only ran the setup.
+    """
+    prefix: tuple[str, ...] = ()
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        prefix = (sys.executable, "-m", "benchmarks.profiled", str(args.profile / f"node-{repeat}.prof"))
+    rpc_seconds = args.rpc_seconds if "rpc" in sections else 0
+    transfers = "node" in sections and node_error is None
+    if not transfers and "rpc" not in sections:
+        return node_error
+    try:
+        run_ = endtoend.run_once(load, args.concurrency, rpc_seconds, args.block_time, prefix, transfers=transfers)
+    except RuntimeError as exc:
+        if not transfers:
+            raise
+        node_error = str(exc)
+        _say(f"node: failed: {node_error.splitlines()[0]}")
+        if "rpc" not in sections:
+            return node_error
+        transfers = False
+        run_ = endtoend.run_once(load, args.concurrency, rpc_seconds, args.block_time, prefix, transfers=False)
+    sample = asdict(run_)
+    rates = sample.pop("rpc")
+    if transfers:
+        samples["node"].append(sample)
+    if echo is not None:
+        rates.update(endtoend.echo_rates(echo, args.rpc_seconds))
+        samples["rpc"].append(rates)
+    return node_error
+
+
 def _profile_path(args: argparse.Namespace, name: str) -> Path | None:
     return None if args.profile is None else args.profile / f"{name}.prof"
 
@@ -179,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(table(result))
     print(json.dumps(result, separators=(",", ":")))
-    return 0
+    return 1 if any(isinstance(v, dict) and "error" in v for v in result.values()) else 0
 
 
 if __name__ == "__main__":

@@ -69,13 +69,14 @@ def run_once(load: Workload, concurrency: int = 32, rpc_seconds: float = 1.0, bl
         node = start_node(Path(tmp) / "node", block_time=block_time, prefix=prefix)
         try:
             node.wait_ready()
-            return asyncio.run(_drive(node, load, concurrency, rpc_seconds, transfers))
+            run = asyncio.run(_drive(node, load, concurrency, rpc_seconds, transfers))
         except Exception as exc:
+            node.stop()
             raise RuntimeError(f"{exc}\n--- node log tail ---\n{node.tail()}") from exc
-        finally:
-            code = node.stop()
-            if code not in (0, None):
-                raise RuntimeError(f"the node exited with {code}:\n{node.tail()}")
+        code = node.stop()
+        if code != 0:
+            raise RuntimeError(f"the node exited with {code}:\n{node.tail()}")
+        return run
 
 
 async def _echo_rates(url: str, seconds: float) -> dict[str, float]:

@@ -61,14 +61,14 @@ class Child:
             except (urllib.error.URLError, ConnectionError, OSError):
                 pass
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.argv[0]} exited with {self.proc.returncode}; see {self.log_path}:\n"
-                                   + self.tail())
+                raise RuntimeError(f"{self.argv[0]} exited with {self.proc.returncode}")
             if time.perf_counter() > deadline:
                 raise RuntimeError(f"{self.argv[0]} did not answer {method} within {timeout} s; see {self.log_path}")
             time.sleep(poll)
 
     def tail(self, lines: int = 20) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> int:

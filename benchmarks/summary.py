@@ -75,7 +75,11 @@ def table(result: dict) -> str:
         c = result["ceiling"]
         add("ceiling", f"stock py-evm mine_all, {c['block_size']}-tx blocks: ERC-20", c["erc20_tps"], "tx/s")
         add("ceiling", "stock py-evm mine_all: value transfers", c["value_tps"], "tx/s")
-    if "node" in result:
+    failures = [f"{name} FAILED: {figures['error'].splitlines()[0]}" for name, figures in result.items()
+                if isinstance(figures, dict) and "error" in figures]
+    if "node" in result and "error" in result["node"]:
+        add("node", "FAILED (below)", None)
+    elif "node" in result:
         n = result["node"]
         add("node", f"end-to-end ERC-20 ({n['mode']}, {n['concurrency']} in flight)", n["erc20_tps"], "tx/s")
         add("node", "  ratio to ceiling", n["erc20_ratio"], "x")
@@ -114,6 +118,9 @@ def table(result: dict) -> str:
         add("follower", "import, all blocks", f["import_blocks_per_s"], "blocks/s")
     width = [max(len(r[i]) for r in rows) for i in range(3)] if rows else [0, 0, 0]
     lines = [f"{a:<{width[0]}}  {b:<{width[1]}}  {c:>{width[2]}}" for a, b, c in rows]
+    if failures:
+        lines.append("")
+        lines.extend(failures)
     goals = [t for t in result.get("targets", []) if t["value"] is not None]
     if goals:
         lines.append("")

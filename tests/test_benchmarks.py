@@ -158,3 +158,15 @@ def test_profile_writes_a_profile_with_stages(tmp_path):
     assert (tmp_path / "ceiling-0.prof").stat().st_size > 0
     assert "execute transactions (VM.apply_transaction)" in report
     assert "tx/receipt roots (make_trie_root_and_nodes)" in report
+
+
+def test_a_failing_node_is_reported_not_measured():
+    # the node refuses a negative block time and exits: the section reports why, the others still report
+    out = _run("--quick", "--sections", "node", "--block-time", "-1")
+    assert out.returncode == 1
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "exited with 1" in result["node"]["error"]
+    assert "block time must not be negative" in result["node"]["error"]  # the node's own log tail comes along
+    assert "erc20_ratio" not in result["node"]
+    assert result["ceiling"]["erc20_ok"] == result["transactions"]
+    assert "FAILED" in out.stdout
