@@ -209,7 +209,9 @@ class Chain:
     # -- building --------------------------------------------------------------------------------------------------
     def build_block(self, parent: BlockHeaderAPI, fields: HeaderFields,
                     transactions: Sequence[SignedTransactionAPI]) -> BuiltBlock:
-        """Execute `transactions` on top of `parent`; invalid ones are skipped and reported in `rejected`."""
+        """Execute `transactions` (per sender in nonce order) on top of `parent`; invalid ones are skipped and
+        reported in `rejected`; one that does not fit the gas left waits, with its sender's later ones, for a later
+        block."""
         header = self.py.vm_class_for_child(parent, fields.timestamp).create_header_from_parent(
             parent, coinbase=fields.coinbase, difficulty=fields.difficulty, timestamp=fields.timestamp,
             mix_hash=fields.mix_hash, extra_data=fields.extra_data, gas_limit=fields.gas_limit)
@@ -218,15 +220,22 @@ class Chain:
         self._apply_edits(parent, vm.state)
         header = vm.get_header()
         included, receipts, computations, rejected = [], [], [], []
+        waiting: set[bytes] = set()   # senders with a transaction left for a later block: their later nonces wait
         for tx in transactions:
             if header.gas_limit - header.gas_used < 21000:
                 break
+            if tx.sender in waiting:
+                continue
+            if tx.gas > header.gas_limit - header.gas_used:
+                waiting.add(tx.sender)   # fits a later block (geth's miner skips the sender, it does not drop)
+                continue
             try:
                 # py-evm validates (nonce, balance, gas, signature) before it touches state, so a rejected tx
                 # leaves nothing to undo (and apply_transaction's lock_changes() drops open checkpoints anyway)
                 receipt, computation = vm.apply_transaction(header, tx)
             except ValidationError as exc:
                 rejected.append((tx, str(exc)))
+                waiting.add(tx.sender)
                 continue
             header = vm.increment_blob_gas_used(vm.add_receipt_to_header(header, receipt), tx)
             included.append(tx)

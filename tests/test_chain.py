@@ -246,3 +246,22 @@ def test_head_state_edits_show_at_the_head_and_are_written_by_the_next_block(nod
     assert state.state_root == block.header.state_root
     node.chain.rewind(base.header)
     assert node.chain.state_at().get_balance(who) == 0  # edits belong to the head they were made on
+
+
+def test_transactions_that_do_not_fit_the_block_wait_for_the_next_not_dropped(node):
+    owner, alice, bob = node.accounts[1:4]
+    node.send_raw_transaction(deploy_token_raw(owner, 0))
+    [deployed] = node.mine()
+    token = node.chain.store.block_metas(deployed.hash)[0].contract_address
+    burn = calldata("burnGas(uint256)", 15_000_000)
+    # alice: three heavy calls (15M gas each) then a transfer; bob: one transfer. A 40M block holds two heavy ones.
+    heavy = [node.send_raw_transaction(sign(alice, n, token, data=burn, gas=16_000_000)) for n in range(3)]
+    after = node.send_raw_transaction(sign(alice, 3, bob.address, 1))
+    other = node.send_raw_transaction(sign(bob, 0, alice.address, 1))
+    [first] = node.mine()
+    mined_first = {tx.hash for tx in first.transactions}
+    assert heavy[2] not in mined_first and after not in mined_first and other in mined_first
+    assert heavy[2] in node.pool and after in node.pool   # kept, not dropped
+    [second] = node.mine()
+    assert [tx.hash for tx in second.transactions] == [heavy[2], after]
+    assert len(node.pool) == 0
