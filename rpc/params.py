@@ -286,7 +286,8 @@ def parse_block_ref(value: Any) -> BlockId:
 
 # -- objects --
 
-def _field(obj: dict, name: str, parser: Callable[[Any], Any]) -> Any:
+def parse_field(obj: dict, name: str, parser: Callable[[Any], Any]) -> Any:
+    """`obj[name]` parsed, None when absent or null; a refusal names the field."""
     value = obj.get(name)
     if value is None:
         return None
@@ -310,27 +311,32 @@ def parse_access_list(value: Any) -> tuple:
     return tuple(entries)
 
 
-def parse_call_args(value: Any) -> CallArgs:
-    if not isinstance(value, dict):
-        raise ParamError(f"cannot unmarshal {_json_type(value)} into transaction args")
-    data = _field(value, "data", parse_data)
-    input_ = _field(value, "input", parse_data)
+def call_fields(obj: dict) -> dict:
+    """The TransactionArgs fields every method reads (CallArgs' keywords), "input" taking precedence over "data"."""
+    data = parse_field(obj, "data", parse_data)
+    input_ = parse_field(obj, "input", parse_data)
     if data is not None and input_ is not None and data != input_:
         raise ParamError('both "data" and "input" are set and not equal. '
                          'Please use "input" to pass transaction call data')
-    args = CallArgs(
-        sender=_field(value, "from", parse_address),
-        to=_field(value, "to", parse_address),
-        gas=_field(value, "gas", parse_uint64),
-        gas_price=_field(value, "gasPrice", parse_quantity),
-        max_fee_per_gas=_field(value, "maxFeePerGas", parse_quantity),
-        max_priority_fee_per_gas=_field(value, "maxPriorityFeePerGas", parse_quantity),
-        value=_field(value, "value", parse_quantity),
+    return dict(
+        sender=parse_field(obj, "from", parse_address),
+        to=parse_field(obj, "to", parse_address),
+        gas=parse_field(obj, "gas", parse_uint64),
+        gas_price=parse_field(obj, "gasPrice", parse_quantity),
+        max_fee_per_gas=parse_field(obj, "maxFeePerGas", parse_quantity),
+        max_priority_fee_per_gas=parse_field(obj, "maxPriorityFeePerGas", parse_quantity),
+        value=parse_field(obj, "value", parse_quantity),
         data=input_ if input_ is not None else data,
-        nonce=_field(value, "nonce", parse_uint64),
-        chain_id=_field(value, "chainId", parse_quantity),
-        access_list=_field(value, "accessList", parse_access_list),
+        nonce=parse_field(obj, "nonce", parse_uint64),
+        chain_id=parse_field(obj, "chainId", parse_quantity),
+        access_list=parse_field(obj, "accessList", parse_access_list),
     )
+
+
+def parse_call_args(value: Any) -> CallArgs:
+    if not isinstance(value, dict):
+        raise ParamError(f"cannot unmarshal {_json_type(value)} into transaction args")
+    args = CallArgs(**call_fields(value))
     if args.gas_price is not None and (args.max_fee_per_gas is not None or args.max_priority_fee_per_gas is not None):
         raise ParamError("both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified")
     return args
@@ -355,9 +361,9 @@ def _topic_position(value: Any) -> tuple[bytes, ...] | None:
 def parse_filter(value: Any) -> FilterCriteria:
     if not isinstance(value, dict):
         raise ParamError(f"cannot unmarshal {_json_type(value)} into filter criteria")
-    block_hash = _field(value, "blockHash", parse_hash)
-    from_block = _field(value, "fromBlock", parse_block_number)
-    to_block = _field(value, "toBlock", parse_block_number)
+    block_hash = parse_field(value, "blockHash", parse_hash)
+    from_block = parse_field(value, "fromBlock", parse_block_number)
+    to_block = parse_field(value, "toBlock", parse_block_number)
     if block_hash is not None and (from_block is not None or to_block is not None):
         raise ParamError("cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other")
     raw_addresses = value.get("address")

@@ -5,10 +5,10 @@ Parsers raise ParamError with geth's wording where the fixtures look at it; the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, NewType
+from typing import Any, NewType
 
-from rpc.params import (ParamError, parse_access_list, parse_address, parse_bool, parse_data, parse_hash,
-                        parse_quantity, parse_uint64)
+from rpc.params import (CallArgs, ParamError, call_fields, parse_address, parse_bool, parse_data, parse_field,
+                        parse_hash, parse_quantity, parse_uint64)
 
 SimOptsArg = NewType("SimOptsArg", object)
 
@@ -23,21 +23,10 @@ class Authorization:
     s: int
 
 
-@dataclass
-class TxArgs:
-    """geth's TransactionArgs; None: not given."""
+@dataclass(frozen=True)
+class TxArgs(CallArgs):
+    """geth's TransactionArgs with the blob and set-code fields eth_simulateV1 reads; None: not given."""
 
-    sender: bytes | None = None
-    to: bytes | None = None
-    gas: int | None = None
-    gas_price: int | None = None
-    max_fee_per_gas: int | None = None
-    max_priority_fee_per_gas: int | None = None
-    value: int | None = None
-    nonce: int | None = None
-    data: bytes | None = None
-    access_list: tuple | None = None
-    chain_id: int | None = None
     max_fee_per_blob_gas: int | None = None
     blob_hashes: tuple[bytes, ...] | None = None
     authorizations: tuple[Authorization, ...] | None = None
@@ -94,16 +83,6 @@ class SimOpts:
     full_transactions: bool = False
 
 
-def _get(obj: dict, name: str, parser: Callable[[Any], Any]) -> Any:
-    value = obj.get(name)
-    if value is None:
-        return None
-    try:
-        return parser(value)
-    except ParamError as exc:
-        raise ParamError(f'field "{name}": {exc}') from None
-
-
 def _object(value: Any, what: str) -> dict:
     if not isinstance(value, dict):
         raise ParamError(f"cannot unmarshal into {what}")
@@ -118,27 +97,17 @@ def _list(value: Any, what: str) -> list:
 
 def parse_authorization(value: Any) -> Authorization:
     obj = _object(value, "types.SetCodeAuthorization")
-    return Authorization(_get(obj, "chainId", parse_quantity) or 0, _get(obj, "address", parse_address) or b"\0" * 20,
-                         _get(obj, "nonce", parse_uint64) or 0, _get(obj, "yParity", parse_uint64) or 0,
-                         _get(obj, "r", parse_quantity) or 0, _get(obj, "s", parse_quantity) or 0)
+    return Authorization(parse_field(obj, "chainId", parse_quantity) or 0, parse_field(obj, "address", parse_address) or b"\0" * 20,
+                         parse_field(obj, "nonce", parse_uint64) or 0, parse_field(obj, "yParity", parse_uint64) or 0,
+                         parse_field(obj, "r", parse_quantity) or 0, parse_field(obj, "s", parse_quantity) or 0)
 
 
 def parse_tx_args(value: Any) -> TxArgs:
     obj = _object(value, "ethapi.TransactionArgs")
-    data, input_ = _get(obj, "data", parse_data), _get(obj, "input", parse_data)
-    if data is not None and input_ is not None and data != input_:
-        raise ParamError('both "data" and "input" are set and not equal. '
-                         'Please use "input" to pass transaction call data')
     hashes = obj.get("blobVersionedHashes")
     auths = obj.get("authorizationList")
     return TxArgs(
-        sender=_get(obj, "from", parse_address), to=_get(obj, "to", parse_address), gas=_get(obj, "gas", parse_uint64),
-        gas_price=_get(obj, "gasPrice", parse_quantity), max_fee_per_gas=_get(obj, "maxFeePerGas", parse_quantity),
-        max_priority_fee_per_gas=_get(obj, "maxPriorityFeePerGas", parse_quantity),
-        value=_get(obj, "value", parse_quantity), nonce=_get(obj, "nonce", parse_uint64),
-        data=input_ if input_ is not None else data, access_list=_get(obj, "accessList", parse_access_list),
-        chain_id=_get(obj, "chainId", parse_quantity),
-        max_fee_per_blob_gas=_get(obj, "maxFeePerBlobGas", parse_quantity),
+        **call_fields(obj), max_fee_per_blob_gas=parse_field(obj, "maxFeePerBlobGas", parse_quantity),
         blob_hashes=None if hashes is None else tuple(parse_hash(h) for h in _list(hashes, "[]common.Hash")),
         authorizations=None if auths is None else tuple(parse_authorization(a) for a in _list(auths, "auth list")),
     )
@@ -153,28 +122,28 @@ def parse_state_overrides(value: Any) -> dict[bytes, AccountOverride]:
     for address, raw in _object(value, "override.StateOverride").items():
         obj = _object(raw, "override.OverrideAccount")
         out[parse_address(address)] = AccountOverride(
-            nonce=_get(obj, "nonce", parse_uint64), code=_get(obj, "code", parse_data),
-            balance=_get(obj, "balance", parse_quantity), state=_get(obj, "state", _slots),
-            state_diff=_get(obj, "stateDiff", _slots),
-            move_precompile_to=_get(obj, "movePrecompileToAddress", parse_address))
+            nonce=parse_field(obj, "nonce", parse_uint64), code=parse_field(obj, "code", parse_data),
+            balance=parse_field(obj, "balance", parse_quantity), state=parse_field(obj, "state", _slots),
+            state_diff=parse_field(obj, "stateDiff", _slots),
+            move_precompile_to=parse_field(obj, "movePrecompileToAddress", parse_address))
     return out
 
 
 def _withdrawal(value: Any) -> Withdrawal:
     obj = _object(value, "types.Withdrawal")
-    return Withdrawal(_get(obj, "index", parse_uint64) or 0, _get(obj, "validatorIndex", parse_uint64) or 0,
-                      _get(obj, "address", parse_address) or b"\0" * 20, _get(obj, "amount", parse_uint64) or 0)
+    return Withdrawal(parse_field(obj, "index", parse_uint64) or 0, parse_field(obj, "validatorIndex", parse_uint64) or 0,
+                      parse_field(obj, "address", parse_address) or b"\0" * 20, parse_field(obj, "amount", parse_uint64) or 0)
 
 
 def parse_block_overrides(value: Any) -> BlockOverrides:
     obj = _object(value, "override.BlockOverrides")
     withdrawals = obj.get("withdrawals")
     return BlockOverrides(
-        number=_get(obj, "number", parse_quantity), difficulty=_get(obj, "difficulty", parse_quantity),
-        time=_get(obj, "time", parse_uint64), gas_limit=_get(obj, "gasLimit", parse_uint64),
-        fee_recipient=_get(obj, "feeRecipient", parse_address), prev_randao=_get(obj, "prevRandao", parse_hash),
-        base_fee=_get(obj, "baseFeePerGas", parse_quantity), blob_base_fee=_get(obj, "blobBaseFee", parse_quantity),
-        beacon_root=_get(obj, "beaconRoot", parse_hash),
+        number=parse_field(obj, "number", parse_quantity), difficulty=parse_field(obj, "difficulty", parse_quantity),
+        time=parse_field(obj, "time", parse_uint64), gas_limit=parse_field(obj, "gasLimit", parse_uint64),
+        fee_recipient=parse_field(obj, "feeRecipient", parse_address), prev_randao=parse_field(obj, "prevRandao", parse_hash),
+        base_fee=parse_field(obj, "baseFeePerGas", parse_quantity), blob_base_fee=parse_field(obj, "blobBaseFee", parse_quantity),
+        beacon_root=parse_field(obj, "beaconRoot", parse_hash),
         withdrawals=None if withdrawals is None else [_withdrawal(w) for w in _list(withdrawals, "withdrawals")])
 
 
@@ -188,5 +157,5 @@ def parse_sim_opts(value: Any) -> SimOpts:
             else BlockOverrides(),
             state=parse_state_overrides(block["stateOverrides"]) if block.get("stateOverrides") is not None else {},
             calls=[parse_tx_args(c) for c in _list(block.get("calls") or [], "[]ethapi.TransactionArgs")]))
-    return SimOpts(blocks, bool(_get(obj, "traceTransfers", parse_bool)), bool(_get(obj, "validation", parse_bool)),
-                   bool(_get(obj, "returnFullTransactions", parse_bool)))
+    return SimOpts(blocks, bool(parse_field(obj, "traceTransfers", parse_bool)), bool(parse_field(obj, "validation", parse_bool)),
+                   bool(parse_field(obj, "returnFullTransactions", parse_bool)))
