@@ -181,6 +181,13 @@ class Env:
     def storage(self, address: bytes) -> "Storage":
         return Storage(self, address)
 
+    def initialised_storage(self, address: bytes) -> "Storage":
+        """The storage of a system contract genesis set up; reverts as BSC's uninitialised contracts do otherwise."""
+        s = self.storage(address)
+        if s.get("alreadyInit") != 1:
+            raise revert_string("the contract not init yet")
+        return s
+
     # -- balances, accounts, logs ------------------------------------------------------------------------------
     def balance(self, address: bytes) -> int:
         return self.state.get_balance(address)

@@ -39,10 +39,7 @@ def store(env: Env) -> Storage:
 
 
 def _require_init(env: Env) -> Storage:
-    s = store(env)
-    if s.get("alreadyInit") != 1:
-        raise revert_string("the contract not init yet")
-    return s
+    return env.initialised_storage(SLASH_INDICATOR)
 
 
 def indicator(env: Env, validator: bytes) -> tuple[int, int]:

@@ -16,7 +16,7 @@ from eth_utils import keccak
 from consensus.system import credit, validatorset
 from consensus.system.abi import Contract, as_address
 from consensus.system.addresses import DEAD_ADDRESS, STAKE_HUB
-from consensus.system.runtime import ContractRevert, Env, Event, Storage, custom_error, revert_string
+from consensus.system.runtime import ContractRevert, Env, Event, Storage, custom_error
 
 BLS_PUBKEY_LENGTH = 48
 BLS_SIG_LENGTH = 96
@@ -56,10 +56,7 @@ def store(env: Env) -> Storage:
 
 def hub(env: Env) -> Storage:
     """StakeHub's storage, reverting as BSC's uninitialised contract would when genesis did not set it up."""
-    s = store(env)
-    if s.get("alreadyInit") != 1:
-        raise revert_string("the contract not init yet")
-    return s
+    return env.initialised_storage(STAKE_HUB)
 
 
 def param(s: Storage, name: str) -> int:

@@ -37,10 +37,7 @@ def is_initialised(env: Env) -> bool:
 
 
 def _require_init(env: Env) -> Storage:
-    s = store(env)
-    if s.get("alreadyInit") != 1:
-        raise revert_string("the contract not init yet")
-    return s
+    return env.initialised_storage(VALIDATOR_SET)
 
 
 # -- the current set -----------------------------------------------------------------------------------------------
