@@ -114,7 +114,7 @@ class Chain:
             chain_id=config.chain_id, consensus_context_class=context_class, schedule=self.schedule)
         self.store = Store(db)
         self._executed: OrderedDict[bytes, tuple[ReceiptAPI, ...]] = OrderedDict()
-        self._head_edits: tuple[bytes, tuple[StateEdit, ...]] = (b"", ())
+        self.head_edits: tuple[bytes, tuple[StateEdit, ...]] = (b"", ())   # dev mode: (head hash, its edits)
         self._init_or_check_genesis()
         self.py = self.py_chain_class(db)
         self.chaindb = self.py.chaindb
@@ -294,19 +294,11 @@ class Chain:
         As in anvil and Hardhat, no block is made for the edit; the head's header keeps its state root until then.
         """
         head = self.head.hash
-        edits = self._head_edits[1] if self._head_edits[0] == head else ()
-        self._head_edits = (head, edits + (edit,))
-
-    @property
-    def head_edits(self) -> tuple[bytes, tuple[StateEdit, ...]]:
-        return self._head_edits
-
-    @head_edits.setter
-    def head_edits(self, value: tuple[bytes, tuple[StateEdit, ...]]) -> None:
-        self._head_edits = value
+        edits = self.head_edits[1] if self.head_edits[0] == head else ()
+        self.head_edits = (head, edits + (edit,))
 
     def _apply_edits(self, header: BlockHeaderAPI, state: StateAPI) -> None:
-        block_hash, edits = self._head_edits
+        block_hash, edits = self.head_edits
         if edits and header.hash == block_hash:
             for edit in edits:
                 edit(state)
@@ -336,5 +328,5 @@ class Chain:
             self.db[SchemaV1.make_header_chain_gaps_lookup_key()] = rlp.encode(header_gaps, sedes=chain_gaps)
             self.db[SchemaV1.make_chain_gaps_lookup_key()] = rlp.encode(block_gaps, sedes=chain_gaps)
             self.db[SchemaV1.make_canonical_head_hash_lookup_key()] = target.hash
-        self._head_edits = (b"", ())
+        self.head_edits = (b"", ())
         return tuple(removed)

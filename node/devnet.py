@@ -26,7 +26,7 @@ from eth_hash.auto import keccak
 from eth_keys import keys
 
 from consensus import system
-from consensus.engine import HeaderFields, header_ms
+from consensus.engine import header_ms
 from node.chain import ChainError, UnknownAncestor
 from node.clock import Clock, SimClock
 from node.config import REPO_GENESIS, NodeConfig
@@ -235,9 +235,6 @@ class Devnet:
     def nodes(self) -> list[Node]:
         return [m.node for m in self.members]
 
-    def member_of(self, address: bytes) -> Member:
-        return next(m for m in self.members if m.address == address)
-
     def heads(self) -> set[bytes]:
         """The distinct head hashes of the running nodes (one when they agree)."""
         return {m.head.hash for m in self.members if m.running}
@@ -295,10 +292,8 @@ class Devnet:
         parent = member.head
         first = self._seal_now(member)
         fields = node.chain.engine.prepare(parent, member.address, header_ms(first.header) + 1)
-        other = HeaderFields(fields.coinbase, fields.difficulty, fields.timestamp, fields.mix_hash,
-                             fields.extra_data, fields.gas_limit)
-        built = node.chain.build_block(parent, other, ())
-        second = node.chain.engine.seal(built.block.header, self.keys_by_address()[member.address])
+        built = node.chain.build_block(parent, fields, ())
+        second = node.chain.engine.seal(built.block.header, node.producer.key)
         if second.hash == first.hash:
             raise DevnetError("the second header came out the same")
         return first.header, second
@@ -310,6 +305,3 @@ class Devnet:
         if not self.realtime:
             self.clock.set(max(slot, self.clock.now_ms()))
         return member.node.producer.produce_block(max(slot, self.clock.now_ms()))
-
-    def keys_by_address(self) -> dict[bytes, keys.PrivateKey]:
-        return {k.public_key.to_canonical_address(): k for k in self.keys}
