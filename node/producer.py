@@ -149,7 +149,7 @@ class Producer:
             for listener in list(self.removed_listeners):
                 self._call(listener, old)
         for new in result.new_canonical:
-            block_receipts = receipts.get(new.hash) or self.chain.receipts(new.header)
+            block_receipts = receipts[new.hash] if new.hash in receipts else self.chain.receipts(new.header)
             for listener in list(self.listeners):
                 self._call(listener, new, block_receipts)
 
