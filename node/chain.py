@@ -28,6 +28,7 @@ from eth.rlp.sedes import chain_gaps
 from eth.vm.chain_context import ChainContext
 import rlp
 from eth_utils import ValidationError
+from trie import HexaryTrie
 
 from consensus import system
 from consensus.engine import HeaderFields, ParliaParams, PosaEngine
@@ -38,7 +39,7 @@ from node.ethengine import EthereumEngine
 from node.evmchain import ScheduledChain
 from node.forks import ForkSchedule
 from node.genesis import ChainConfig, config_hash
-from node.store import Store
+from node.store import INDEX_VERSION, Store
 
 log = logging.getLogger("smartchain.chain")
 
@@ -118,6 +119,7 @@ class Chain:
         self._init_or_check_genesis()
         self.py = self.py_chain_class(db)
         self.chaindb = self.py.chaindb
+        self.store.upgrade(lambda: (self.block_by_number(n) for n in range(1, self.head.block_number + 1)))
 
     def _init_or_check_genesis(self) -> None:
         fingerprint = config_hash(self.config)
@@ -127,6 +129,7 @@ class Chain:
                 genesis = self._write_genesis()
                 self.store.set_meta("genesis-config", fingerprint)
                 self.store.set_meta("genesis-hash", genesis.hash)
+                self.store.set_meta("index-version", INDEX_VERSION)
             log.info("initialised genesis 0x%s", self.genesis_hash.hex())
         elif stored != fingerprint:
             raise GenesisMismatch("the data dir was initialised from a different genesis file")
@@ -185,6 +188,16 @@ class Chain:
 
     def receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
         return self.chaindb.get_receipts(header, self.vm_class_for(header).get_block_class().receipt_builder)
+
+    def transaction_at(self, header: BlockHeaderAPI, index: int) -> SignedTransactionAPI | None:
+        """One transaction of `header`'s block, without decoding the others."""
+        raw = HexaryTrie(self.db, header.transaction_root)[rlp.encode(index)]
+        return self.vm_class_for(header).get_transaction_builder().decode(raw) if raw else None
+
+    def receipt_at(self, header: BlockHeaderAPI, index: int) -> ReceiptAPI | None:
+        """One receipt of `header`'s block, without decoding the others."""
+        raw = HexaryTrie(self.db, header.receipt_root)[rlp.encode(index)]
+        return self.vm_class_for(header).get_block_class().receipt_builder.decode(raw) if raw else None
 
     def next_header(self, parent: BlockHeaderAPI | None = None, **fields) -> BlockHeaderAPI:
         """The header a block on `parent` (default: the head) starts from under the chain's rules (base fee,

@@ -36,7 +36,7 @@ def get_raw_transaction(node, tx_hash: Hash) -> str:
     """The transaction's envelope, mined or pending; "0x" when unknown, as geth answers."""
     location = node.chain.store.tx_location(tx_hash)
     if location is not None:
-        tx = node.chain.block_by_hash(location.block_hash).transactions[location.index]
+        tx = node.chain.transaction_at(node.chain.header_by_hash(location.block_hash), location.index)
     else:
         tx = node.pool.get(tx_hash)
     return "0x" if tx is None else encode.data(tx.encode())

@@ -126,7 +126,10 @@ class TxContext:
 
     @classmethod
     def of(cls, b: BlockAPI, index: int) -> "TxContext":
-        h = b.header
+        return cls.at(b.header, index)
+
+    @classmethod
+    def at(cls, h: BlockHeaderAPI, index: int) -> "TxContext":
         return cls(h.hash, h.block_number, h.timestamp, index, base_fee(h))
 
 
@@ -188,19 +191,19 @@ def _authorization(a) -> dict:
 
 # -- receipts and logs --
 
-def receipt(b: BlockAPI, index: int, r: ReceiptAPI, meta: TxMeta, blob_gas_price: int = 0) -> dict:
-    """geth's MarshalReceipt for the transaction at `index` of `b` (`blob_gas_price`: the block's, for type 3)."""
-    tx = b.transactions[index]
+def receipt(h: BlockHeaderAPI, tx: SignedTransactionAPI, index: int, r: ReceiptAPI, meta: TxMeta,
+            blob_gas_price: int = 0) -> dict:
+    """geth's MarshalReceipt for `tx`, at `index` of the block of `h` (`blob_gas_price`: the block's, for type 3)."""
     kind = tx_type(tx)
     fields = {
-        "blockHash": data(b.hash),
-        "blockNumber": quantity(b.number),
+        "blockHash": data(h.hash),
+        "blockNumber": quantity(h.block_number),
         "contractAddress": address(meta.contract_address),
         "cumulativeGasUsed": quantity(r.gas_used),
         "effectiveGasPrice": quantity(meta.effective_gas_price),
         "from": address(meta.sender),
         "gasUsed": quantity(meta.gas_used),
-        "logs": [log(b, index, meta.first_log_index + i, entry) for i, entry in enumerate(r.logs)],
+        "logs": [log(h, tx.hash, index, meta.first_log_index + i, entry) for i, entry in enumerate(r.logs)],
         "logsBloom": bloom(r.bloom),
         "to": address(tx.to),
         "transactionHash": data(tx.hash),
@@ -217,17 +220,17 @@ def receipt(b: BlockAPI, index: int, r: ReceiptAPI, meta: TxMeta, blob_gas_price
     return dict(sorted(fields.items()))
 
 
-def log(b: BlockAPI, tx_index: int, log_index: int, entry) -> dict:
+def log(h: BlockHeaderAPI, tx_hash: bytes, tx_index: int, log_index: int, entry) -> dict:
     """geth's types.Log in field order; `removed` is false for logs of canonical blocks."""
     return {
         "address": address(entry.address),
         "topics": [word(t) for t in entry.topics],
         "data": data(entry.data),
-        "blockNumber": quantity(b.number),
-        "transactionHash": data(b.transactions[tx_index].hash),
+        "blockNumber": quantity(h.block_number),
+        "transactionHash": data(tx_hash),
         "transactionIndex": quantity(tx_index),
-        "blockHash": data(b.hash),
-        "blockTimestamp": quantity(b.header.timestamp),
+        "blockHash": data(h.hash),
+        "blockTimestamp": quantity(h.timestamp),
         "logIndex": quantity(log_index),
         "removed": False,
     }

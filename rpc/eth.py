@@ -2,8 +2,9 @@
 rpc/logs.py, dev accounts in rpc/accounts.py). Plain functions of the node and parsed parameters, returning JSON."""
 from __future__ import annotations
 
-from eth.abc import BlockAPI, BlockHeaderAPI
+from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
 
+from node.store import TxMeta
 from node.execution import CallParams, call as run_call, estimate_gas as run_estimate
 from rpc import encode
 from rpc.blocks import header_or_none, state_header
@@ -90,8 +91,8 @@ def send_raw_transaction(node, raw: Data) -> str:
 def get_transaction_by_hash(node, tx_hash: Hash) -> dict | None:
     found = _mined(node, tx_hash)
     if found is not None:
-        b, index, metas = found
-        return encode.transaction(b.transactions[index], metas[index].sender, encode.TxContext.of(b, index))
+        header, tx, index, meta = found
+        return encode.transaction(tx, meta.sender, encode.TxContext.at(header, index))
     tx = node.pool.get(tx_hash)
     return None if tx is None else encode.transaction(tx, tx.sender, None)
 
@@ -100,20 +101,21 @@ def get_transaction_receipt(node, tx_hash: Hash) -> dict | None:
     found = _mined(node, tx_hash)
     if found is None:
         return None
-    b, index, metas = found
-    return encode.receipt(b, index, node.chain.receipts(b.header)[index], metas[index],
-                          node.chain.schedule.blob_base_fee(b.header))
+    header, tx, index, meta = found
+    return encode.receipt(header, tx, index, node.chain.receipt_at(header, index), meta,
+                          node.chain.schedule.blob_base_fee(header))
 
 
-def _mined(node, tx_hash: bytes) -> tuple[BlockAPI, int, list] | None:
-    location = node.chain.store.tx_location(tx_hash)
-    if location is None:
+def _mined(node, tx_hash: bytes) -> tuple[BlockHeaderAPI, SignedTransactionAPI, int, TxMeta] | None:
+    """A canonical transaction, its block's header, index and metadata: one index key and one trie lookup, however
+    many transactions the block holds."""
+    found = node.chain.store.mined(tx_hash)
+    if found is None:
         return None
-    b = node.chain.block_by_hash(location.block_hash)
-    metas = node.chain.store.block_metas(location.block_hash)
-    if b is None or metas is None:
-        return None
-    return b, location.index, metas
+    location, meta = found
+    header = node.chain.header_by_hash(location.block_hash)
+    tx = None if header is None else node.chain.transaction_at(header, location.index)
+    return None if tx is None else (header, tx, location.index, meta)
 
 
 # -- blocks --
@@ -171,7 +173,8 @@ def get_block_receipts(node, block: BlockRef) -> list[dict] | None:
         return []
     receipts, metas = node.chain.receipts(b.header), node.chain.store.block_metas(b.hash)
     blob_price = node.chain.schedule.blob_base_fee(b.header)
-    return [encode.receipt(b, i, r, m, blob_price) for i, (r, m) in enumerate(zip(receipts, metas))]
+    return [encode.receipt(b.header, tx, i, r, m, blob_price)
+            for i, (tx, r, m) in enumerate(zip(b.transactions, receipts, metas))]
 
 
 def get_uncle_count_by_block_number(node, block: BlockNumber) -> str | None:

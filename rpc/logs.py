@@ -44,7 +44,7 @@ def block_logs(node, b: BlockAPI, crit: FilterCriteria) -> list[dict]:
         for entry in receipt.logs:
             topics = tuple(t.to_bytes(32, "big") for t in entry.topics)
             if log_matches(bytes(entry.address), topics, crit):
-                out.append(encode.log(b, tx_index, log_index, entry))
+                out.append(encode.log(b.header, b.transactions[tx_index].hash, tx_index, log_index, entry))
             log_index += 1
     return out
 

@@ -45,6 +45,10 @@ def test_value_transfers_balances_receipts_and_indexes(node):
     for index, tx_hash in enumerate(hashes):
         loc = node.chain.store.tx_location(tx_hash)
         assert (loc.block_hash, loc.block_number, loc.index) == (block.hash, 1, index)
+        assert node.chain.store.mined(tx_hash) == (loc, metas[index])
+        assert node.chain.transaction_at(block.header, index) == block.transactions[index]
+        assert node.chain.receipt_at(block.header, index) == receipts[index]
+    assert node.chain.transaction_at(block.header, 3) is None and node.chain.receipt_at(block.header, 3) is None
     assert node.pool.status() == (0, 0)
 
 
@@ -159,6 +163,24 @@ def test_restart_resumes_from_the_stored_head(tmp_path):
         assert n.chain.head == head
         assert n.chain.state_at().get_nonce(alice.address) == 1
         assert n.mine()[0].number == 4
+
+
+def test_an_index_written_by_the_previous_version_is_upgraded_on_open(tmp_path):
+    import rlp
+    from node.store import TX_LOCATION
+    config = NodeConfig(datadir=tmp_path / "d", produce=False)
+    with Node(config) as n:
+        alice, bob = n.accounts[:2]
+        hashes = [n.send_raw_transaction(sign(alice, i, bob.address, 1)) for i in range(2)]
+        n.mine(2)
+        expected = [n.chain.store.mined(h) for h in hashes]
+        with n.chain.db.transaction():   # version 1: a location held only (block hash, number, index)
+            for h, (loc, _) in zip(hashes, expected):
+                n.chain.db[TX_LOCATION + h] = rlp.encode([loc.block_hash, loc.block_number, loc.index])
+            del n.chain.db[b"sc:meta:index-version"]
+    with Node(config) as n:
+        assert [n.chain.store.mined(h) for h in hashes] == expected
+        assert n.chain.store.get_meta("index-version") == b"2"
 
 
 def test_validator_key_sources(tmp_path):
