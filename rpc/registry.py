@@ -78,6 +78,13 @@ METHODS: dict[str, Callable] = {
     "eth_getLogs": logs.get_logs,
 }
 
+# Handlers that answer from memory or one committed-db read and never wait on a lock: the server runs them on its
+# event loop, without the hop to a worker thread (which costs more than they do).
+INLINE: frozenset[str] = frozenset({
+    "web3_clientVersion", "web3_sha3", "net_version", "net_listening", "net_peerCount",
+    "eth_chainId", "eth_blockNumber", "eth_syncing",
+})
+
 # Handlers of the app's FilterManager (geth's eth/filters/api.go); served in every mode.
 FILTER_METHODS: dict[str, Callable] = {
     "eth_newFilter": filters.new_filter,
@@ -164,6 +171,7 @@ class Method:
     handler: Callable
     params: tuple[Param, ...]
     receiver: Callable[[Context], Any] | None = NODE   # None: the handler takes only its parameters
+    inline: bool = False                                 # run on the server's event loop (see INLINE)
 
     def __call__(self, context: Context, raw_params: Any) -> Any:
         args = self.parse(raw_params)
@@ -199,6 +207,7 @@ class Subscribe:
 
     name: str
     kinds: dict[str, Method]
+    inline: bool = False
 
     def __call__(self, context: Context, raw_params: Any) -> str:
         if context.connection is None:
@@ -219,7 +228,7 @@ def bind(name: str, handler: Callable, receiver: Callable[[Context], Any] | None
         if annotation not in PARSERS:
             raise TypeError(f"{name}: no parser for parameter {p.name} of type {annotation!r}")
         params.append(Param(p.name, PARSERS[annotation], p.default))
-    return Method(name, handler, tuple(params), receiver)
+    return Method(name, handler, tuple(params), receiver, name in INLINE)
 
 
 def methods_for(node, modules: Collection[str] | None = None) -> dict[str, Method | Subscribe]:

@@ -2,7 +2,7 @@
 
 `create_app(node)` builds the app: POST `/` answers a request or a batch, GET `/` upgrades to a WebSocket (a plain
 GET is a health check), OPTIONS `/` answers CORS preflights. Handlers are blocking (py-evm), so every call runs in
-a thread pool. Limits are geth's: 5 MB request body, 1000 calls per batch, 32 MB WebSocket messages.
+a thread pool, except the few registry.INLINE ones that answer at once (eth_blockNumber, eth_chainId ...). Limits are geth's: 5 MB request body, 1000 calls per batch, 32 MB WebSocket messages.
 Each app owns the node's polling filters (rpc.filters) and a hub that feeds the WebSocket subscriptions
 (rpc.subscriptions); both hear the node from the start of the app to its cleanup. Every WebSocket is a `Connection`:
 answers and notifications leave it in order through one outbox, and its subscriptions end when it closes.
@@ -127,8 +127,11 @@ async def _call(app: web.Application, context: Context, message: Any) -> dict | 
     log.debug("rpc call %s", name)
     try:
         method = lookup(app[METHODS], name)
-        result = await asyncio.get_running_loop().run_in_executor(
-            app[EXECUTOR], method, context, message.get("params"))
+        if method.inline:
+            result = method(context, message.get("params"))
+        else:
+            result = await asyncio.get_running_loop().run_in_executor(
+                app[EXECUTOR], method, context, message.get("params"))
     except Exception as exc:  # every failure becomes an error answer; to_rpc_error logs the unexpected ones
         answer = _answer(request_id, error=to_rpc_error(exc))
     else:

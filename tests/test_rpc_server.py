@@ -188,6 +188,37 @@ def test_unexpected_exception_is_logged_and_answered_without_internals(rpc, monk
     assert "secret /data/path" in caplog.text
 
 
+def test_inline_methods_answer_while_every_worker_is_busy(rpc, monkeypatch):
+    """eth_blockNumber, eth_chainId ... run on the event loop: a full worker pool does not hold them up."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rpc.registry import INLINE, METHODS
+    from rpc.server import WORKERS
+
+    assert INLINE <= METHODS.keys()
+    release, entered = threading.Event(), threading.Semaphore(0)
+    state_at = rpc.node.chain.state_at
+
+    def stuck(*args):
+        entered.release()
+        release.wait(30)
+        return state_at(*args)
+
+    monkeypatch.setattr(rpc.node.chain, "state_at", stuck)
+    with ThreadPoolExecutor(WORKERS) as clients:
+        slow = [clients.submit(rpc.call, "eth_getBalance", ALICE) for _ in range(WORKERS)]
+        try:
+            for _ in range(WORKERS):
+                assert entered.acquire(timeout=30)
+            assert rpc.call("eth_blockNumber") == hex(rpc.node.chain.head.block_number)
+            assert rpc.call("eth_chainId") == hex(rpc.node.chain_config.chain_id)
+            assert all(not f.done() for f in slow)
+        finally:
+            release.set()
+        assert all(int(f.result(), 16) > 0 for f in slow)
+
+
 def test_node_errors_map_to_geth_codes():
     from node.execution import ExecutionError, ExecutionReverted
     from node.txerrors import NonceTooLow
