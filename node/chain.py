@@ -40,6 +40,7 @@ from node.evmchain import ScheduledChain
 from node.forks import ForkSchedule
 from node.genesis import ChainConfig, config_hash
 from node.store import INDEX_VERSION, Store
+from node.txvalidation import recover_senders
 
 log = logging.getLogger("smartchain.chain")
 
@@ -257,7 +258,9 @@ class Chain:
         filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), header, included, receipts,
                                                            withdrawals=())
         result = vm.mine_block(vm.block_postprocessing(filled))
-        return BuiltBlock(result.block, tuple(receipts), tuple(computations), rejected)
+        # py-evm's finalize deep-copies the transactions; the pool's objects carry the recovered senders
+        block = result.block.copy(transactions=tuple(included))
+        return BuiltBlock(block, tuple(receipts), tuple(computations), rejected)
 
     def mark_executed(self, block: BlockAPI, receipts: tuple[ReceiptAPI, ...]) -> None:
         """Record that `block` (sealed after build_block) was executed here, so import persists without re-running."""
@@ -287,17 +290,16 @@ class Chain:
                 if receipts is not None:
                     persisted = self.py.persist_block(block)
                 else:
-                    persisted = self.py.import_block(block)
+                    recover_senders(block.transactions)
+                    persisted, receipts = self.py.import_block_with_receipts(block)
             except ValidationError as exc:
                 raise ChainError(f"invalid block {block.number}: {exc}") from exc
             for old in persisted.old_canonical_blocks:
                 self.store.unindex_block(old)
             for new in persisted.new_canonical_blocks:
-                if new.hash == block.hash:
-                    # this block's own objects: their senders were recovered (or, dev mode, impersonated) already
-                    self.store.index_block(block, receipts if receipts is not None else self.receipts(new.header))
-                else:
-                    self.store.index_block(new, self.receipts(new.header))
+                # `block` itself (its senders recovered, or in dev mode impersonated) with the receipts just made;
+                # a reorg's other new blocks are read back
+                self.store.index_block(new, receipts if new.hash == block.hash else self.receipts(new.header))
         return ImportResult(block, False, persisted.new_canonical_blocks, persisted.old_canonical_blocks)
 
     # -- dev mode: state edits (anvil_setBalance ...) and rewinding (evm_revert) ------------------------------------

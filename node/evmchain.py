@@ -10,7 +10,7 @@ from typing import Any, Type
 
 from eth._utils.headers import new_timestamp_from_parent
 from eth._utils.rlp import validate_imported_block_unchanged
-from eth.abc import BlockAPI, BlockHeaderAPI, BlockImportResult, VirtualMachineAPI
+from eth.abc import BlockAPI, BlockHeaderAPI, BlockImportResult, BlockPersistResult, ReceiptAPI, VirtualMachineAPI
 from eth.chains.base import Chain as PyEvmChain
 from eth.exceptions import HeaderNotFound
 from eth.vm.chain_context import ChainContext
@@ -52,6 +52,12 @@ class ScheduledChain(PyEvmChain):
             parent_header, **header_params)
 
     def import_block(self, block: BlockAPI, perform_validation: bool = True) -> BlockImportResult:
+        return self.import_block_with_receipts(block, perform_validation)[0]
+
+    def import_block_with_receipts(self, block: BlockAPI, perform_validation: bool = True
+                                   ) -> tuple[BlockImportResult, tuple[ReceiptAPI, ...]]:
+        """py-evm's import_block, also handing back the receipts the execution made (the caller indexes them
+        instead of reading them back from the receipt trie)."""
         try:
             parent = self.get_block_header_by_hash(block.header.parent_hash)
         except HeaderNotFound:
@@ -63,7 +69,32 @@ class ScheduledChain(PyEvmChain):
             gas_used=block.header.gas_used)
         vm = vm_class(header=base, chaindb=self.chaindb, chain_context=ChainContext(self.chain_id),
                       consensus_context=self.consensus_context)
+        receipts: list[ReceiptAPI] = []
+        apply_all = vm.apply_all_transactions
+
+        def apply_and_keep(transactions, base_header):
+            new_header, block_receipts, computations = apply_all(transactions, base_header)
+            receipts.extend(block_receipts)
+            return new_header, block_receipts, computations
+
+        vm.apply_all_transactions = apply_and_keep
         result = vm.import_block(block)
         if perform_validation:
             validate_imported_block_unchanged(result.block, block)
-        return BlockImportResult(*self.persist_block(result.block, perform_validation), result.meta_witness)
+            # the same block; the caller's objects carry the senders the execution recovered (py-evm's are copies)
+            persisted = self.persist_block(block, perform_validation)
+        else:
+            persisted = self.persist_block(result.block, perform_validation)
+        return BlockImportResult(*persisted, result.meta_witness), tuple(receipts)
+
+    def persist_block(self, block: BlockAPI, perform_validation: bool = True) -> BlockPersistResult:
+        """py-evm's persist_block, except that `block` itself stands in the new canonical blocks, not a copy decoded
+        back from the db (which would recover every sender again when indexed)."""
+        if perform_validation:
+            self.validate_block(block)
+        new_hashes, old_hashes = self.chaindb.persist_block(block)
+
+        def load(block_hash: bytes) -> BlockAPI:
+            return block if block_hash == block.hash else self.get_block_by_hash(block_hash)
+
+        return BlockPersistResult(block, tuple(map(load, new_hashes)), tuple(map(load, old_hashes)))

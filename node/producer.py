@@ -108,7 +108,9 @@ class Producer:
             now = self.clock.now_ms() if timestamp_ms is None else timestamp_ms
             fields = self.chain.engine.prepare(head, self.address, now)
             built = self.chain.build_block(head, fields, self.pool.pending_for_block())
-            block = built.block.copy(header=self.chain.engine.seal(built.block.header, self.key))
+            # the built transaction objects, not deep copies: their senders were recovered in the pool
+            block = built.block.copy(header=self.chain.engine.seal(built.block.header, self.key),
+                                     transactions=built.block.transactions)
             self.chain.mark_executed(block, built.receipts)
             result = self.chain.import_block(block, check_future=False)
             self._last_ms = now

@@ -141,15 +141,21 @@ def test_future_block_is_refused(node, follower):
     _refused(follower, future, ChainError, "in the future", check_future=True)
 
 
-def test_block_with_an_invalid_transaction_is_refused(node, follower):
+@pytest.mark.parametrize("forge, match", [
+    (lambda tx: tx, "invalid block 1.*nonce"),                            # alice's nonce 5 is not her next
+    (lambda tx: tx.copy(r=5), "invalid block 1.*[Ss]ignature"),         # r recovers no public key
+    (lambda tx: tx.copy(r=1), "invalid block 1.*(balance|funds)"),      # recovers to an empty account
+])
+def test_block_with_an_invalid_transaction_is_refused(node, follower, forge, match):
     alice, bob = node.accounts[:2]
     node.send_raw_transaction(sign(alice, 0, bob.address, 1))
     [block] = node.mine()
-    forged_tx = node.chain.vm_class.get_transaction_builder().decode(sign(alice, 5, bob.address, 1))
+    forged_tx = forge(node.chain.vm_class.get_transaction_builder().decode(sign(alice, 5, bob.address, 1)))
     bad = block.copy(transactions=[forged_tx])
     from eth.db.trie import make_trie_root_and_nodes
     bad = _resealed(node, bad, transaction_root=make_trie_root_and_nodes([forged_tx])[0])
-    _refused(follower, bad, ChainError, "invalid block 1")
+    _refused(follower, bad, ChainError, match)
+    assert follower.chain.import_block(block, check_future=False).new_canonical
 
 
 def test_restart_resumes_from_the_stored_head(tmp_path):
