@@ -1,7 +1,7 @@
 """Per-transaction cost against the size of the state: value transfers to accounts spread over the whole trie.
 
 A data dir is made with `accounts` funded accounts (plus genesis.json's alloc and the workload's senders) by
-writing the account trie in one pass (benchmarks.triebuild) straight into LMDB, then a genesis header with that
+writing the account trie in one pass (node.triebuild) straight into LMDB, then a genesis header with that
 state root and the node's genesis markers, so an in-process `Node` opens it as an initialised data dir. Going
 through py-evm's `from_genesis` instead would insert the accounts one by one (minutes for a million).
 Each measured block is `block_size` transfers from the senders to random funded accounts, admitted to the pool
@@ -24,7 +24,7 @@ from eth.rlp.accounts import Account
 from eth_utils import keccak
 
 from benchmarks.profiling import profiled
-from benchmarks.triebuild import build_trie
+from node.triebuild import build_trie
 from benchmarks.workload import SENDER_FUNDS, derived_address, sender_keys, sign
 from node.chain import Chain
 from node.config import REPO_GENESIS, NodeConfig

@@ -4,57 +4,19 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import rlp
-from eth_utils import keccak
-from trie import HexaryTrie
 
 from benchmarks.scale import FUNDED_BALANCE, funded_address, make_datadir
-from benchmarks.triebuild import BLANK_ROOT, build_trie
 from benchmarks.workload import SENDER_FUNDS, sender_keys
 from node.config import NodeConfig
 from node.node import Node
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("ceiling", "node", "rpc", "startup", "scale", "follower")
-
-
-def _key_sets():
-    rnd = random.Random(5)
-    yield "empty", {}
-    yield "one", {b"\x01\x02": b"v"}
-    # transaction/receipt tries: keys rlp(index), short values get embedded in their parents
-    yield "tx-index", {rlp.encode(i): bytes([i % 7 + 1]) * (i % 40 + 1) for i in range(300)}
-    # account tries: hashed keys, values longer than 32 bytes
-    yield "hashed", {keccak(i.to_bytes(4, "big")): rnd.randbytes(70) for i in range(500)}
-    # keys that are prefixes of others and share long runs of nibbles
-    yield "prefixes", {bytes(rnd.randrange(3) for _ in range(rnd.randrange(1, 5))): rnd.randbytes(rnd.choice([1, 5, 40]))
-                       for _ in range(200)}
-
-
-@pytest.mark.parametrize("name, items", list(_key_sets()), ids=[n for n, _ in _key_sets()])
-def test_one_pass_trie_equals_hexary_trie(name, items):
-    reference = HexaryTrie({})
-    for key, value in items.items():
-        reference[key] = value
-    nodes: dict[bytes, bytes] = {}
-    root = build_trie(items.items(), nodes.__setitem__)
-    assert root == reference.root_hash
-    rebuilt = HexaryTrie(nodes, root)  # every node the lookups need was handed to put()
-    for key, value in items.items():
-        assert rebuilt[key] == value
-    if not items:
-        assert root == BLANK_ROOT
-
-
-def test_one_pass_trie_refuses_duplicate_keys():
-    with pytest.raises(ValueError, match="duplicate"):
-        build_trie([(b"\x01", b"a"), (b"\x01", b"b")], {}.__setitem__)
 
 
 def test_prebuilt_state_opens_as_an_initialised_data_dir(tmp_path):
