@@ -117,6 +117,7 @@ class Chain:
         self.store = Store(db)
         self._executed: OrderedDict[bytes, tuple[ReceiptAPI, ...]] = OrderedDict()
         self.head_edits: tuple[bytes, tuple[StateEdit, ...]] = (b"", ())   # dev mode: (head hash, its edits)
+        self._read_state: tuple[tuple, StateAPI] | None = None
         self._init_or_check_genesis()
         self.py = self.py_chain_class(db)
         self.chaindb = self.py.chaindb
@@ -213,8 +214,16 @@ class Chain:
         return vm
 
     def state_at(self, header: BlockHeaderAPI | None = None) -> StateAPI:
-        """State after `header` (default: the head). Read-only use: nothing is persisted from it."""
-        return self.vm_at(header).state
+        """State after `header` (default: the head), for reading only. The last one opened is kept and shared (the
+        pool and RPC read the head's many times a block; opening one costs ~0.12 ms, a cached account read ~0.3 us)."""
+        header = header or self.head
+        key = (header.hash, self.head_edits)
+        kept = self._read_state
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        state = self.vm_at(header).state
+        self._read_state = (key, state)
+        return state
 
     def is_canonical(self, header: BlockHeaderAPI) -> bool:
         canonical = self.header_by_number(header.block_number)

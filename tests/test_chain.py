@@ -263,13 +263,17 @@ def test_rewind_refuses_a_block_off_the_canonical_chain(node):
 def test_head_state_edits_show_at_the_head_and_are_written_by_the_next_block(node):
     [base] = node.mine()
     who = b"\x42" * 20
+    before = node.chain.state_at()
+    assert node.chain.state_at() is before and before.get_balance(who) == 0   # one read state per head, shared
     node.chain.edit_head_state(lambda state: state.set_balance(who, 7))
+    assert node.chain.state_at() is not before   # an edit opens a fresh one
     node.chain.edit_head_state(lambda state: state.set_code(who, b"\x60\x00"))
     assert node.chain.head == base.header  # no block for an edit
     assert node.chain.state_at().get_balance(who) == 7
     assert node.chain.state_at(node.chain.header_by_number(0)).get_balance(who) == 0  # older blocks untouched
     [block] = node.mine()
     state = node.chain.state_at(block.header)
+    assert state is node.chain.state_at()   # the new head's
     assert (state.get_balance(who), state.get_code(who)) == (7, b"\x60\x00")
     assert state.state_root == block.header.state_root
     node.chain.rewind(base.header)
