@@ -140,4 +140,12 @@ def parlia_vm_class(base: Type[PragueVM] = PragueVM) -> Type[PragueVM]:
         validate_header=classmethod(_validate_header),
         _assign_block_rewards=_assign_block_rewards,
         _state_class=ParliaState,
+        block_postprocessing=_no_requests,
     )
+
+
+def _no_requests(vm: VirtualMachineAPI, block: BlockAPI) -> BlockAPI:
+    """BSC collects no EIP-6110/7002/7251 requests (state_processor.go: only `config.IsNotInBSC()` chains parse
+    deposit logs or call the withdrawal and consolidation queues), so requestsHash is always sha256("") and the
+    block's receipts are not read back to look for deposit logs."""
+    return vm.compute_requests_hash(block)

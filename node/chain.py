@@ -45,6 +45,7 @@ from node.txvalidation import recover_senders
 log = logging.getLogger("smartchain.chain")
 
 StateEdit = Callable[[StateAPI], None]
+RECENT_BLOCKS = 16   # blocks whose transactions and receipts stay decoded in memory
 
 
 class ChainError(Exception):
@@ -118,6 +119,7 @@ class Chain:
         self._executed: OrderedDict[bytes, tuple[ReceiptAPI, ...]] = OrderedDict()
         self.head_edits: tuple[bytes, tuple[StateEdit, ...]] = (b"", ())   # dev mode: (head hash, its edits)
         self._read_state: tuple[tuple, StateAPI] | None = None
+        self._recent: OrderedDict[bytes, tuple[tuple, tuple]] = OrderedDict()   # block hash -> (txs, receipts)
         self._init_or_check_genesis()
         self.py = self.py_chain_class(db)
         self.chaindb = self.py.chaindb
@@ -193,11 +195,17 @@ class Chain:
 
     def transaction_at(self, header: BlockHeaderAPI, index: int) -> SignedTransactionAPI | None:
         """One transaction of `header`'s block, without decoding the others."""
+        recent = self._recent.get(header.hash)
+        if recent is not None:
+            return recent[0][index] if index < len(recent[0]) else None
         raw = HexaryTrie(self.db, header.transaction_root)[rlp.encode(index)]
         return self.vm_class_for(header).get_transaction_builder().decode(raw) if raw else None
 
     def receipt_at(self, header: BlockHeaderAPI, index: int) -> ReceiptAPI | None:
         """One receipt of `header`'s block, without decoding the others."""
+        recent = self._recent.get(header.hash)
+        if recent is not None:
+            return recent[1][index] if index < len(recent[1]) else None
         raw = HexaryTrie(self.db, header.receipt_root)[rlp.encode(index)]
         return self.vm_class_for(header).get_block_class().receipt_builder.decode(raw) if raw else None
 
@@ -309,6 +317,11 @@ class Chain:
                 # `block` itself (its senders recovered, or in dev mode impersonated) with the receipts just made;
                 # a reorg's other new blocks are read back
                 self.store.index_block(new, receipts if new.hash == block.hash else self.receipts(new.header))
+        # wallets ask for the receipts of what was just mined: the newest blocks' are answered from memory (a block
+        # hash's transactions and receipts never change, so a reorg leaves nothing stale here)
+        self._recent[block.hash] = (tuple(block.transactions), tuple(receipts))
+        while len(self._recent) > RECENT_BLOCKS:
+            self._recent.popitem(last=False)
         return ImportResult(block, False, persisted.new_canonical_blocks, persisted.old_canonical_blocks)
 
     # -- dev mode: state edits (anvil_setBalance ...) and rewinding (evm_revert) ------------------------------------

@@ -46,9 +46,12 @@ def test_value_transfers_balances_receipts_and_indexes(node):
         loc = node.chain.store.tx_location(tx_hash)
         assert (loc.block_hash, loc.block_number, loc.index) == (block.hash, 1, index)
         assert node.chain.store.mined(tx_hash) == (loc, metas[index])
-        assert node.chain.transaction_at(block.header, index) == block.transactions[index]
-        assert node.chain.receipt_at(block.header, index) == receipts[index]
-    assert node.chain.transaction_at(block.header, 3) is None and node.chain.receipt_at(block.header, 3) is None
+    for source in ("recent blocks in memory", "the tries in the db"):
+        for index in range(3):
+            assert node.chain.transaction_at(block.header, index) == block.transactions[index], source
+            assert node.chain.receipt_at(block.header, index) == receipts[index], source
+        assert node.chain.transaction_at(block.header, 3) is None and node.chain.receipt_at(block.header, 3) is None
+        node.chain._recent.clear()
     assert node.pool.status() == (0, 0)
 
 
@@ -297,3 +300,16 @@ def test_transactions_that_do_not_fit_the_block_wait_for_the_next_not_dropped(no
     [second] = node.mine()
     assert [tx.hash for tx in second.transactions] == [heavy[2], after]
     assert len(node.pool) == 0
+
+
+def test_no_execution_layer_requests_on_a_parlia_chain(node):
+    """BSC runs no EIP-7002/7251 queue calls and parses no deposit logs: requestsHash stays sha256("") even when
+    the withdrawal-queue predeploy has code that would answer a request (py-evm's Prague would add it)."""
+    import hashlib
+    from eth.vm.forks.prague.constants import WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS
+
+    returns_a_word = bytes.fromhex("600160005260206000f3")   # mstore(0, 1); return(0, 32)
+    node.chain.edit_head_state(lambda state: state.set_code(WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, returns_a_word))
+    [block] = node.mine()
+    assert node.chain.state_at().get_code(WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS) == returns_a_word
+    assert block.header.requests_hash == hashlib.sha256(b"").digest()
