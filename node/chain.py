@@ -195,19 +195,23 @@ class Chain:
 
     def transaction_at(self, header: BlockHeaderAPI, index: int) -> SignedTransactionAPI | None:
         """One transaction of `header`'s block, without decoding the others."""
-        recent = self._recent.get(header.hash)
-        if recent is not None:
-            return recent[0][index] if index < len(recent[0]) else None
-        raw = HexaryTrie(self.db, header.transaction_root)[rlp.encode(index)]
-        return self.vm_class_for(header).get_transaction_builder().decode(raw) if raw else None
+        return self._item_at(header, index, 0, header.transaction_root,
+                             lambda: self.vm_class_for(header).get_transaction_builder())
 
     def receipt_at(self, header: BlockHeaderAPI, index: int) -> ReceiptAPI | None:
         """One receipt of `header`'s block, without decoding the others."""
+        return self._item_at(header, index, 1, header.receipt_root,
+                             lambda: self.vm_class_for(header).get_block_class().receipt_builder)
+
+    def _item_at(self, header: BlockHeaderAPI, index: int, kept: int, root: bytes, decoder: Callable):
+        """Entry `index` of one of a block's lists: from the recent blocks kept in memory (`kept`: 0 transactions,
+        1 receipts), else from its trie at `root`, decoded by `decoder()`."""
         recent = self._recent.get(header.hash)
         if recent is not None:
-            return recent[1][index] if index < len(recent[1]) else None
-        raw = HexaryTrie(self.db, header.receipt_root)[rlp.encode(index)]
-        return self.vm_class_for(header).get_block_class().receipt_builder.decode(raw) if raw else None
+            items = recent[kept]
+            return items[index] if index < len(items) else None
+        raw = HexaryTrie(self.db, root)[rlp.encode(index)]
+        return decoder().decode(raw) if raw else None
 
     def next_header(self, parent: BlockHeaderAPI | None = None, **fields) -> BlockHeaderAPI:
         """The header a block on `parent` (default: the head) starts from under the chain's rules (base fee,

@@ -69,6 +69,11 @@ def _meta_fields(m: TxMeta) -> tuple:
     return m.sender, m.contract_address or b"", m.gas_used, m.effective_gas_price, m.first_log_index
 
 
+def _meta_of(e: _TxMetaSedes | _LocationSedes) -> TxMeta:
+    """The metadata fields of a decoded entry (both sedes carry them under the same names)."""
+    return TxMeta(e.sender, e.contract_address or None, e.gas_used, e.effective_gas_price, e.first_log_index)
+
+
 def tx_metas(block: BlockAPI, receipts: Sequence[ReceiptAPI]) -> list[TxMeta]:
     """Per-transaction facts of an executed block (senders are cached on the tx objects)."""
     base_fee = getattr(block.header, "base_fee_per_gas", 0) or 0
@@ -132,16 +137,14 @@ class Store:
         except KeyError:
             return None
         e = rlp.decode(raw, sedes=_LocationSedes)
-        return (TxLocation(e.block_hash, e.block_number, e.index),
-                TxMeta(e.sender, e.contract_address or None, e.gas_used, e.effective_gas_price, e.first_log_index))
+        return TxLocation(e.block_hash, e.block_number, e.index), _meta_of(e)
 
     def block_metas(self, block_hash: bytes) -> list[TxMeta] | None:
         try:
             raw = self.db[BLOCK_META + block_hash]
         except KeyError:
             return None
-        return [TxMeta(m.sender, m.contract_address or None, m.gas_used, m.effective_gas_price, m.first_log_index)
-                for m in rlp.decode(raw, sedes=_META_LIST)]
+        return [_meta_of(m) for m in rlp.decode(raw, sedes=_META_LIST)]
 
     def get_meta(self, name: str) -> bytes | None:
         try:
