@@ -21,6 +21,7 @@ from eth.vm.forks import (ArrowGlacierVM, BerlinVM, ByzantiumVM, CancunVM, Const
 
 from node import blobgas
 from node.genesis import BlobParams, ChainConfig
+from node.statedb import BatchedAccountDB
 
 log = logging.getLogger("smartchain.forks")
 
@@ -98,12 +99,12 @@ class ForkSchedule:
             forks.append(Fork(name, _no_proof(vm_class), block=start))
         ttd = config.terminal_total_difficulty
         if ttd is not None:
-            forks.append(Fork("paris", ParisVM, merge=True))
+            forks.append(Fork("paris", _node_vm(ParisVM), merge=True))
         for key, name, vm_class in TIME_FORKS:
             start = config.time_forks.get(key)
             if start is None:
                 continue
-            forks.append(Fork(name, vm_class or LATEST_VM, time=start, native=vm_class is not None))
+            forks.append(Fork(name, _node_vm(vm_class or LATEST_VM), time=start, native=vm_class is not None))
         return cls(tuple(forks), ttd, config.blob_schedule)
 
     def fork_at(self, number: int, timestamp: int, merged: bool) -> Fork:
@@ -166,9 +167,17 @@ class ForkSchedule:
         return 0 if params is None else blobgas.blob_base_fee(excess, params)
 
 
+def _node_vm(vm_class: type, **overrides) -> type:
+    """`vm_class` as the node runs it: its state keeps accounts in py-evm's account db with each block's trie
+    changes applied in one pass (node/statedb.py: same roots), and `overrides`."""
+    state = vm_class.get_state_class()
+    return vm_class.configure(__name__=vm_class.__name__, **overrides, _state_class=state.configure(
+        __name__=state.__name__, account_db_class=BatchedAccountDB))
+
+
 def _no_proof(vm_class: type) -> type:
     # Blocks come from a trusted file or our own chain: ethash seals are not verified (py-evm would need pyethash)
-    return vm_class.configure(__name__=vm_class.__name__, consensus_class=NoProofConsensus)
+    return _node_vm(vm_class, consensus_class=NoProofConsensus)
 
 
 def _homestead(dao_block: int | None, support: bool) -> type:
