@@ -8,6 +8,7 @@ import shutil
 import signal
 import sys
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 
 from eth_keys import keys
@@ -20,8 +21,10 @@ from node.chain import Chain, ChainError
 from node.config import DEFAULT_DATADIR, GWEI, REPO_GENESIS, NodeConfig
 from node.db import LmdbDB
 from node.genesis import GenesisError, load_genesis
+from node.launch import add_listen_args
 from node.node import DB_DIR, Node, NodeError
 from rpc.registry import OPTIONAL_MODULES
+from rpc.frontproc import FrontProcess
 from rpc.server import RpcServer
 
 GENESIS_COPY = "genesis.json"
@@ -77,9 +80,7 @@ def _add_run_args(run: argparse.ArgumentParser) -> None:
                           "in dev mode the test mnemonic's first account)")
     run.add_argument("--gas-price", type=int, default=GWEI, metavar="WEI",
                      help="minimum gas price the pool accepts (default: 1 gwei; 0 only in dev mode)")
-    run.add_argument("--http.addr", dest="http_addr", default="127.0.0.1", help="JSON-RPC listen address (default: %(default)s)")
-    run.add_argument("--http.port", dest="http_port", type=int, default=8545,
-                     help="JSON-RPC port, HTTP and WebSocket (default: %(default)s)")
+    add_listen_args(run)
     run.add_argument("--http.corsdomain", dest="http_cors", default=None, metavar="ORIGINS",
                      help="comma-separated browser origins allowed by CORS (default: * in dev mode, none otherwise)")
     run.add_argument("--http.api", dest="http_api", default=None, metavar="MODULES",
@@ -88,7 +89,8 @@ def _add_run_args(run: argparse.ArgumentParser) -> None:
                           "(default: every module in dev mode, none of the optional ones otherwise)")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, front: FrontProcess | None = None) -> int:
+    """`front`: the JSON-RPC front process node.launch already spawned for this `run` (else cmd_run spawns it)."""
     argv = sys.argv[1:] if argv is None else argv
     parser = _parser()
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--verbosity"):
@@ -99,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.verbosity.upper(), stream=sys.stderr,
                         format="%(levelname)-5s [%(asctime)s] %(name)s: %(message)s", datefmt="%m-%d|%H:%M:%S")
     try:
-        return {"init": cmd_init, "run": cmd_run, "import": cmd_import, "export": cmd_export,
+        if args.command == "run":
+            return cmd_run(args, front)
+        return {"init": cmd_init, "import": cmd_import, "export": cmd_export,
                 "devnet": devnet_cli.cmd_devnet}[args.command](args)
     except (GenesisError, ChainError, NodeError, ValueError, OSError) as exc:
         print(f"smartchain: {exc}", file=sys.stderr)
@@ -181,22 +185,36 @@ def run_config(args: argparse.Namespace) -> NodeConfig:
     return config
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, front: FrontProcess | None = None) -> int:
     config = run_config(args)
     config.datadir.mkdir(parents=True, exist_ok=True)
     if not (config.datadir / GENESIS_COPY).exists():
         shutil.copyfile(config.genesis, config.datadir / GENESIS_COPY)
     stop = threading.Event()
+    lost: list[str] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with Node(config) as node, RpcServer(node, config.http_addr, config.http_port, config.http_cors) as server:
+
+    def front_lost() -> None:
+        lost.append("the JSON-RPC front process exited")
+        stop.set()
+
+    with ExitStack() as stack:
+        node = stack.enter_context(Node(config))
+        if args.rpc_front:
+            server = front or FrontProcess(config.http_addr, config.http_port).start()
+            stack.callback(server.stop)
+            server.attach(node, config.http_cors, on_lost=front_lost)
+        else:
+            server = stack.enter_context(RpcServer(node, config.http_addr, config.http_port, config.http_cors))
         _banner(node, server)
         stop.wait()
-        print("stopping...", file=sys.stderr)
-    return 0
+        failed = list(lost)
+        print(f"stopping: {failed[0]}" if failed else "stopping...", file=sys.stderr)
+    return 1 if failed else 0
 
 
-def _banner(node: Node, server: RpcServer) -> None:
+def _banner(node: Node, server: RpcServer | FrontProcess) -> None:
     chain = node.chain
     if node.chain_config.is_parlia:
         production = (f"validator: {to_checksum_address(node.producer.address)}, "

@@ -25,12 +25,14 @@ DEFAULT_MAP_SIZE = 1 << 40  # address space only: LMDB's file grows with the dat
 class LmdbDB(BaseAtomicDB):
     """py-evm AtomicDatabaseAPI over one LMDB environment, with per-block write transactions."""
 
-    def __init__(self, path: str | os.PathLike, *, map_size: int = DEFAULT_MAP_SIZE):
+    def __init__(self, path: str | os.PathLike, *, map_size: int = DEFAULT_MAP_SIZE, readonly: bool = False):
+        """`readonly`: a reader in another process (the JSON-RPC front) of a store the node's process writes."""
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        if not readonly:
+            self.path.mkdir(parents=True, exist_ok=True)
         self._env = lmdb.open(
-            str(self.path), map_size=map_size, subdir=True, max_dbs=0,
-            # one process owns a data dir; metasync+sync keep every commit durable
+            str(self.path), map_size=map_size, subdir=True, max_dbs=0, readonly=readonly,
+            # one process writes a data dir; metasync+sync keep every commit durable
             lock=True, sync=True, metasync=True, readahead=False, max_readers=256,
         )
         self._overlay: dict[bytes, bytes | None] = {}

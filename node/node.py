@@ -101,9 +101,10 @@ class Node:
         raise NodeError(f"no validator key: pass --validator-key, put one in {key_file}, or run with --dev")
 
     # -- conveniences for tests, the CLI and dev RPC methods ------------------------------------------------------------
-    def send_raw_transaction(self, raw: bytes) -> bytes:
-        """Admit a signed transaction to the pool; returns its hash (raises the pool's error)."""
-        return self.pool.add_raw(raw)
+    def send_raw_transaction(self, raw: bytes, sender: bytes | None = None) -> bytes:
+        """Admit a signed transaction to the pool; returns its hash (raises the pool's error). `sender`: see
+        TxPool.add_raw."""
+        return self.pool.add_raw(raw, sender)
 
     def import_block(self, block: BlockAPI) -> ImportResult:
         """A block from a peer: verified and executed by the single import path; a heavier chain becomes the head."""

@@ -32,7 +32,8 @@ from node.txerrors import (
     TxPoolError,
     TxPoolOverflow,
 )
-from node.txvalidation import decode, effective_price, encoded_size, fee_cap, max_cost, tip_cap, validate_static
+from node.txvalidation import (decode, effective_price, encoded_size, fee_cap, max_cost, recovered_elsewhere, tip_cap,
+                               validate_static)
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +128,16 @@ class TxPool:
 
     # -- admission --
 
-    def add_raw(self, raw: bytes) -> bytes:
-        """Decode raw bytes (eth_sendRawTransaction) and add; returns the transaction hash."""
+    def add_raw(self, raw: bytes, sender: bytes | None = None) -> bytes:
+        """Decode raw bytes (eth_sendRawTransaction) and add; returns the transaction hash. `sender`: already
+        recovered from this very signature by the node's own JSON-RPC front process (rpc/front.py), not recovered
+        again; the signature's other checks still run."""
         if len(raw) > self.config.max_tx_size:
             raise OversizedData(f"transaction size {len(raw)}, limit {self.config.max_tx_size}")
-        return self._add(decode(raw), len(raw))
+        tx = decode(raw)
+        if sender is not None:
+            recovered_elsewhere(tx, sender)
+        return self._add(tx, len(raw))
 
     def add(self, tx: SignedTransactionAPI) -> bytes:
         """Validate and insert; raises a TxPoolError subclass with geth's message."""

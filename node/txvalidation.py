@@ -191,6 +191,12 @@ def signature_checked(tx: SignedTransactionAPI) -> None:
     fields.__dict__["check_signature_validity"] = _checked
 
 
+def recovered_elsewhere(tx: SignedTransactionAPI, sender: bytes) -> None:
+    """`tx.sender` is `sender`, recovered from `tx`'s signature by a trusted process (the node's JSON-RPC front):
+    py-evm caches the sender in the instance (a cached_property), so nothing recovers it again."""
+    tx.__dict__["sender"] = sender
+
+
 def _checked() -> None:
     return None
 

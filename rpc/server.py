@@ -47,7 +47,7 @@ def create_app(node, cors_origins: Sequence[str] | None = None,
                filter_timeout: float = filters.TIMEOUT) -> web.Application:
     """The RPC application for `node`; CORS allows `cors_origins` (default: any origin in dev mode, none else);
     filters not polled for `filter_timeout` seconds are removed."""
-    app = web.Application(client_max_size=BODY_LIMIT, middlewares=[_cors])
+    app = web.Application(client_max_size=BODY_LIMIT, middlewares=[cors])
     app[NODE] = node
     app[METHODS] = methods_for(node)
     app[ORIGINS] = tuple(cors_origins) if cors_origins is not None else (("*",) if node.config.dev else ())
@@ -56,10 +56,10 @@ def create_app(node, cors_origins: Sequence[str] | None = None,
     app[HUB] = Hub(node)
     app.cleanup_ctx.append(_executor)
     app.cleanup_ctx.append(_events)
-    app.on_shutdown.append(_close_websockets)
+    app.on_shutdown.append(close_websockets)
     app.router.add_post("/", _http)
     app.router.add_get("/", _websocket_or_health)
-    app.router.add_route("OPTIONS", "/", _preflight)
+    app.router.add_route("OPTIONS", "/", preflight)
     return app
 
 
@@ -86,7 +86,7 @@ def _answer(request_id: Any, result: Any = None, error: RpcError | None = None) 
     return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
 
-def _dumps(message: Any) -> str:
+def dumps(message: Any) -> str:
     return json.dumps(message, separators=(",", ":"))
 
 
@@ -102,22 +102,22 @@ async def handle_payload(app: web.Application, payload: bytes | str,
     try:
         message = loads(payload)  # depth-limited: CPython's parser would overflow the C stack on deep nesting
     except (ValueError, UnicodeDecodeError) as exc:
-        return _dumps(_answer(None, error=ParseError(f"parse error: {exc}")))
+        return dumps(_answer(None, error=ParseError(f"parse error: {exc}")))
     if not isinstance(message, list):
-        answer = await _call(app, context, message)
-        return None if answer is None else _dumps(answer)
+        answer = await answer_call(app, context, message)
+        return None if answer is None else dumps(answer)
     if not message:
-        return _dumps(_answer(None, error=InvalidRequest("empty batch")))
+        return dumps(_answer(None, error=InvalidRequest("empty batch")))
     if len(message) > BATCH_LIMIT:
         first_id = next((m.get("id") for m in message if isinstance(m, dict) and _valid_id(m.get("id"))
                          and m.get("id") is not None), None)
-        return _dumps([_answer(first_id, error=InvalidRequest("batch too large"))])
-    answers = [answer for answer in [await _call(app, context, m) for m in message] if answer is not None]
-    return _dumps(answers) if answers else None
+        return dumps([_answer(first_id, error=InvalidRequest("batch too large"))])
+    answers = [answer for answer in [await answer_call(app, context, m) for m in message] if answer is not None]
+    return dumps(answers) if answers else None
 
 
-async def _call(app: web.Application, context: Context, message: Any) -> dict | None:
-    """One call; None for a notification (a request without id)."""
+async def answer_call(app: web.Application, context: Context, message: Any) -> dict | None:
+    """One parsed call's answer; None for a notification (a request without id)."""
     if not isinstance(message, dict) or not _valid_id(message.get("id")):
         return _answer(None, error=InvalidRequest("invalid request"))
     request_id = message.get("id")
@@ -142,19 +142,29 @@ async def _call(app: web.Application, context: Context, message: Any) -> dict | 
 # -- HTTP --
 
 async def _http(request: web.Request) -> web.Response:
+    body = await read_body(request)
+    if isinstance(body, web.Response):
+        return body
+    return json_response(await handle_payload(request.app, body))
+
+
+async def read_body(request: web.Request) -> bytes | web.Response:
+    """The request body, or geth's 413 answer when it is over BODY_LIMIT."""
     if request.content_length is not None and request.content_length > BODY_LIMIT:
         return _too_large(request.content_length)
     try:
-        body = await request.read()
+        return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         return _too_large(exc.actual_size)
-    text = await handle_payload(request.app, body)
+
+
+def json_response(text: str | None) -> web.Response:
     return web.Response(text=text or "", content_type="application/json")
 
 
 def _too_large(size: int) -> web.Response:
     error = InvalidRequest(f"content length too large ({size}>{BODY_LIMIT})")
-    return web.Response(status=413, text=_dumps(_answer(None, error=error)), content_type="application/json")
+    return web.Response(status=413, text=dumps(_answer(None, error=error)), content_type="application/json")
 
 
 # -- CORS --
@@ -165,7 +175,7 @@ def _origin_allowed(app: web.Application, origin: str) -> bool:
 
 
 @web.middleware
-async def _cors(request: web.Request, handler) -> web.StreamResponse:
+async def cors(request: web.Request, handler) -> web.StreamResponse:
     response = await handler(request)
     origin = request.headers.get("Origin")
     if origin and not response.prepared and _origin_allowed(request.app, origin):
@@ -174,7 +184,7 @@ async def _cors(request: web.Request, handler) -> web.StreamResponse:
     return response
 
 
-async def _preflight(request: web.Request) -> web.Response:
+async def preflight(request: web.Request) -> web.Response:
     origin = request.headers.get("Origin")
     if not origin or not _origin_allowed(request.app, origin):
         return web.Response(status=403, text="origin not allowed")
@@ -187,22 +197,31 @@ async def _preflight(request: web.Request) -> web.Response:
 
 # -- WebSocket --
 
-async def _websocket_or_health(request: web.Request) -> web.StreamResponse:
+async def open_websocket(request: web.Request) -> web.StreamResponse:
+    """The prepared WebSocket of an upgrade request, or the answer to give instead: 200 to a plain GET (geth's
+    health check), 403 to an origin CORS does not allow."""
     ws = web.WebSocketResponse(max_msg_size=WS_READ_LIMIT)
     if not ws.can_prepare(request).ok:
-        return web.Response(status=200)   # geth answers a plain GET with 200 (health checks)
+        return web.Response(status=200)
     origin = request.headers.get("Origin")
     if origin and not _origin_allowed(request.app, origin):
         return web.Response(status=403, text="origin not allowed")
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
+    return ws
+
+
+async def _websocket_or_health(request: web.Request) -> web.StreamResponse:
+    ws = await open_websocket(request)
+    if not isinstance(ws, web.WebSocketResponse):
+        return ws
     connection = Connection(request.app[HUB], ws.send_str,
                             lambda: ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow"))
     pending: set[asyncio.Task] = set()
     try:
         async for message in ws:
             if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                task = asyncio.create_task(_ws_reply(request.app, connection, message.data))
+                task = asyncio.create_task(ws_reply(request.app, connection, message.data))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
     finally:
@@ -213,7 +232,7 @@ async def _websocket_or_health(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _ws_reply(app: web.Application, connection: Connection, payload: bytes | str) -> None:
+async def ws_reply(app: web.Application, connection: Connection, payload: bytes | str) -> None:
     context = Context(app[NODE], app[FILTERS], connection)
     text = await handle_payload(app, payload, context)
     if text is not None:
@@ -221,7 +240,7 @@ async def _ws_reply(app: web.Application, connection: Connection, payload: bytes
     connection.activate(context.subscribed)
 
 
-async def _close_websockets(app: web.Application) -> None:
+async def close_websockets(app: web.Application) -> None:
     for ws in list(app[SOCKETS]):
         await ws.close(code=1001, message=b"server shutdown")
 
@@ -259,8 +278,11 @@ class RpcServer:
         if self._error is not None:
             self._thread.join()
             raise self._error
-        log.info("JSON-RPC on %s (HTTP and WebSocket)", self.url)
+        self._started()
         return self
+
+    def _started(self) -> None:
+        log.info("JSON-RPC on %s (HTTP and WebSocket)", self.url)
 
     def _run(self, ready: threading.Event) -> None:
         loop = self._loop = asyncio.new_event_loop()
@@ -268,9 +290,7 @@ class RpcServer:
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         try:
             loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, self.host, self.port)
-            loop.run_until_complete(site.start())
-            self.port = runner.addresses[0][1]
+            loop.run_until_complete(self._open(runner))
         except BaseException as exc:
             self._error = exc
             loop.run_until_complete(runner.cleanup())
@@ -281,8 +301,18 @@ class RpcServer:
         try:
             loop.run_forever()
         finally:
+            loop.run_until_complete(self._close())
             loop.run_until_complete(runner.cleanup())
             loop.close()
+
+    async def _open(self, runner: web.AppRunner) -> None:
+        """Start serving the set-up app: on host:port here."""
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self.port = runner.addresses[0][1]
+
+    async def _close(self) -> None:
+        """Before the app's cleanup, on stop."""
 
     def stop(self) -> None:
         if self._thread is None:

@@ -32,6 +32,15 @@ def rpc():
         yield r
 
 
+@pytest.fixture(scope="module", params=["in-process", "front"])
+def served_rpc(request):
+    """`rpc`, once served in-process and once by the JSON-RPC front process (as `smartchain run` serves it): a
+    module overrides `rpc` with this to run every test through both."""
+    from rpcnode import serve
+    with serve(produce=False, front=request.param == "front") as r:
+        yield r
+
+
 @pytest.fixture(scope="module")
 def prod_rpc():
     """The same outside dev mode: no unlocked accounts, no dev-only or optional namespaces."""

@@ -14,6 +14,7 @@ from chainkit import calldata, deploy_token_raw, sign
 from node.accounts import dev_accounts
 from node.config import NodeConfig
 from node.node import Node
+from rpc.frontproc import FrontProcess
 from rpc.server import RpcServer
 
 
@@ -39,7 +40,7 @@ class HttpAnswer:
 @dataclass
 class RpcNode:
     node: Node
-    server: RpcServer
+    server: RpcServer | FrontProcess
 
     @property
     def url(self) -> str:
@@ -77,13 +78,18 @@ class RpcNode:
 
 
 @contextmanager
-def serve(cors_origins: list[str] | None = None, **config: Any) -> Iterator[RpcNode]:
-    """A started node (fresh temporary data dir unless `datadir` is given) and its RPC server on a free port."""
+def serve(cors_origins: list[str] | None = None, front: bool = False, **config: Any) -> Iterator[RpcNode]:
+    """A started node (fresh temporary data dir unless `datadir` is given) and its RPC server on a free port;
+    `front`: served by the JSON-RPC front process (rpc/front.py), as `smartchain run` serves it."""
     if config.get("dev") is False and "validator_key" not in config:
         config["validator_key"] = dev_accounts()[0].private_key
     with Node(NodeConfig(**config)) as node:
-        with RpcServer(node, "127.0.0.1", 0, cors_origins=cors_origins) as server:
-            yield RpcNode(node, server)
+        if front:
+            with FrontProcess("127.0.0.1", 0) as server:
+                yield RpcNode(node, server.attach(node, cors_origins))
+        else:
+            with RpcServer(node, "127.0.0.1", 0, cors_origins=cors_origins) as server:
+                yield RpcNode(node, server)
 
 
 # -- sending through a served node (filters and subscriptions tests) --

@@ -49,9 +49,10 @@ LOG_KEYS = ["address", "topics", "data", "blockNumber", "transactionHash", "tran
             "blockTimestamp", "logIndex", "removed"]
 
 
-@pytest.fixture(scope="module")
-def chain():
-    with serve(produce=False) as r:
+@pytest.fixture(scope="module", params=["in-process", "front"])
+def chain(request):
+    """Every test here runs in-process and through the JSON-RPC front process (as `smartchain run` serves it)."""
+    with serve(produce=False, front=request.param == "front") as r:
         node = r.node
         node.send_raw_transaction(deploy_token_raw(OWNER, 0))
         [b1] = node.mine()

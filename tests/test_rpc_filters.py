@@ -12,6 +12,12 @@ from rpc.server import RpcServer
 from rpcnode import ALICE, BOB, CAROL, GETH_ID, OWNER, RpcNode, deploy_token, head, hx, send, serve, transfer
 
 @pytest.fixture(scope="module")
+def rpc(served_rpc):
+    """Every test here runs in-process and through the JSON-RPC front process."""
+    return served_rpc
+
+
+@pytest.fixture(scope="module")
 def token(rpc) -> bytes:
     return deploy_token(rpc)
 

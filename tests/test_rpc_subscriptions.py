@@ -24,6 +24,12 @@ HEAD_KEYS = ["parentHash", "sha3Uncles", "miner", "stateRoot", "transactionsRoot
 
 
 @pytest.fixture(scope="module")
+def rpc(served_rpc):
+    """Every test here runs in-process and through the JSON-RPC front process."""
+    return served_rpc
+
+
+@pytest.fixture(scope="module")
 def token(rpc) -> bytes:
     return deploy_token(rpc)
 

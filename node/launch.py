@@ -1,0 +1,61 @@
+"""The `smartchain` command's entry point: starts the JSON-RPC front process (rpc/front.py) for `run` before the
+node's heavy imports, so that both processes import py-evm at the same time, then hands over to node.cli.
+
+Only the listening options are read here (the full command line is parsed by node.cli, which also stops the front
+again if the command turns out not to need it).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rpc.frontproc import FrontProcess
+
+
+def add_listen_args(parser: argparse.ArgumentParser) -> None:
+    """The options that say where and how `run` serves JSON-RPC."""
+    parser.add_argument("--http.addr", dest="http_addr", default="127.0.0.1",
+                        help="JSON-RPC listen address (default: %(default)s)")
+    parser.add_argument("--http.port", dest="http_port", type=int, default=8545,
+                        help="JSON-RPC port, HTTP and WebSocket (default: %(default)s)")
+    parser.add_argument("--rpc.front", dest="rpc_front", action=argparse.BooleanOptionalAction, default=True,
+                        help="answer JSON-RPC from a second process, so that requests do not take the node's core "
+                             "from block production (default: on)")
+
+
+def _is_run(argv: list[str]) -> bool:
+    if any(arg in ("-h", "--help") for arg in argv):
+        return False
+    return not argv or argv[0] == "run" or argv[0].startswith("-") and not argv[0].startswith("--verbosity")
+
+
+def early_front(argv: list[str]) -> FrontProcess | None:
+    """The front process of `smartchain run`, spawned now; None for other commands or --no-rpc.front."""
+    if not _is_run(argv):
+        return None
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    add_listen_args(parser)
+    try:
+        args, _ = parser.parse_known_args(argv[1:] if argv and argv[0] == "run" else argv)
+    except (argparse.ArgumentError, SystemExit):   # a malformed value: node.cli reports it
+        return None
+    return FrontProcess(args.http_addr, args.http_port).start() if args.rpc_front else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        front = early_front(argv)
+    except OSError as exc:   # the port is taken
+        print(f"smartchain: {exc}", file=sys.stderr)
+        return 1
+    try:
+        from node.cli import main as cli_main
+        return cli_main(argv, front)
+    finally:
+        if front is not None:
+            front.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

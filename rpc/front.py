@@ -1,0 +1,285 @@
+"""The JSON-RPC front: a second process that owns the HTTP/WebSocket port, so that serving requests does not take the
+GIL from block production (py-evm is pure Python: one process runs one core).
+
+It parses every request, answers itself what needs no node memory, and hands the rest to the node over the link
+(rpc/link.py, rpc/backend.py):
+- answered here: the registry's INLINE methods (chain id, block number, client version ...) and
+  eth_getTransactionReceipt, read from the node's LMDB data dir (LMDB serves readers in other processes; a block and
+  its indexes commit in one transaction, so a receipt is visible exactly when its block is);
+- eth_sendRawTransaction: decoded and its sender recovered here (the costliest part of admission), then handed to the
+  node's pool with the sender; anything this side cannot read goes to the node whole, for the node's own error;
+- everything else (a batch, any other method, a WebSocket's every message) goes to the node as it came and is
+  answered by the node's own app, so behaviour is the in-process server's.
+Run by rpc/frontproc.py as `python -m rpc.front --listen-fd N --link-fd M`; it exits when the node closes the link.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import logging
+import signal
+import socket
+import sys
+from dataclasses import replace
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from node.chain import RECENT_BLOCKS, Chain
+from node.db import LmdbDB
+from node.genesis import ChainConfig, load_genesis
+from node.txvalidation import decode, recover_sender
+from rpc import link
+from rpc.params import loads
+from rpc.registry import INLINE, METHODS as NODE_METHODS, Context, bind
+from rpc.server import (BODY_LIMIT, FILTERS, METHODS, NODE, ORIGINS, SOCKETS, answer_call, close_websockets, cors, dumps,
+                        handle_payload, json_response, open_websocket, preflight, read_body)
+from rpc.subscriptions import OUTBOX_LIMIT
+
+log = logging.getLogger("smartchain.rpc")
+
+LOCAL = INLINE | {"eth_getTransactionReceipt"}
+SEND_RAW = bind("eth_sendRawTransaction", NODE_METHODS["eth_sendRawTransaction"])
+NODE_LINK = web.AppKey("link", object)
+
+
+class ReadChain(Chain):
+    """The node's chain, read from the front's process. A receipt asked for in one of the newest blocks decodes its
+    whole block once, kept as the node keeps the blocks it imports: senders ask for every receipt of a block they
+    just filled, and one lookup in a block's tries costs about as much as decoding a tenth of it."""
+
+    def _item_at(self, header, index, kept, root, decoder):
+        if header.hash not in self._recent and header.block_number + RECENT_BLOCKS > self.head.block_number:
+            self._recent[header.hash] = (tuple(self.block_by_header(header).transactions),
+                                         tuple(self.receipts(header)))
+            while len(self._recent) > RECENT_BLOCKS:
+                self._recent.popitem(last=False)
+        return super()._item_at(header, index, kept, root, decoder)
+
+
+class ReadNode:
+    """What the LOCAL handlers read of a node: its chain (the data dir, read only) and its chain config."""
+
+    def __init__(self, chain: ReadChain, chain_config: ChainConfig):
+        self.chain = chain
+        self.chain_config = chain_config
+
+
+class NodeLink:
+    """The front's end of the link: requests with futures for their answers, and the relayed WebSockets."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader = reader
+        self.writer = writer
+        self.go: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.closed = asyncio.Event()
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future] = {}
+        self.sockets: dict[int, _Socket] = {}
+
+    def send(self, frame: dict) -> None:
+        self.writer.write(link.encode(frame))
+
+    async def request(self, frame: dict) -> dict:
+        if self.closed.is_set():
+            raise ConnectionError("the node has stopped")
+        i = frame["i"] = next(self._ids)
+        future = self._waiting[i] = asyncio.get_running_loop().create_future()
+        self.send(frame)
+        await self.writer.drain()
+        return await future
+
+    async def run(self) -> None:
+        """Read the node's frames until it closes the link."""
+        try:
+            async for frame in link.frames(self.reader):
+                if "i" in frame:
+                    future = self._waiting.pop(frame["i"], None)
+                    if future is not None and not future.done():
+                        future.set_result(frame)
+                elif "w" in frame:
+                    sock = self.sockets.get(frame["w"])
+                    if sock is not None:
+                        sock.put(frame["t"])
+                elif "k" in frame:
+                    sock = self.sockets.get(frame["k"])
+                    if sock is not None:
+                        sock.kick()
+                elif "go" in frame and not self.go.done():
+                    self.go.set_result(frame["go"])
+        finally:
+            self.closed.set()
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(ConnectionError("the node has stopped"))
+            if not self.go.done():
+                self.go.set_exception(ConnectionError("the node stopped before it started"))
+
+
+class _Socket:
+    """A relayed WebSocket's outbox: the node's messages, written in order by one task."""
+
+    def __init__(self, ws: web.WebSocketResponse):
+        self.ws = ws
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    def put(self, text: str) -> None:
+        self.queue.put_nowait(text)
+        if self.queue.qsize() > OUTBOX_LIMIT:   # as the node does for a client that does not read
+            self.kick()
+
+    def kick(self) -> None:
+        self.queue.put_nowait(None)
+
+    async def _write(self) -> None:
+        while (text := await self.queue.get()) is not None:
+            try:
+                await self.ws.send_str(text)
+            except ConnectionError:
+                return
+        await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow")
+
+
+# -- HTTP --
+
+async def _http(request: web.Request) -> web.Response:
+    body = await read_body(request)
+    if isinstance(body, web.Response):
+        return body
+    return json_response(await answer(request.app, body))
+
+
+async def answer(app: web.Application, body: bytes) -> str | None:
+    """A request body's JSON answer: answered here, or by the node."""
+    try:
+        message = loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return await handle_payload(app, body)   # the parse error, as the node words it
+    if isinstance(message, dict):
+        name = message.get("method")
+        if name in app[METHODS]:
+            result = await answer_call(app, Context(app[NODE], None), message)
+            return None if result is None else dumps(result)
+        if name == "eth_sendRawTransaction":
+            result = await _send_raw(app, message)
+            if result is not None:
+                return dumps(result)
+    frame = await app[NODE_LINK].request({"h": body.decode(json.detect_encoding(body), "surrogatepass")})
+    return frame["t"]
+
+
+async def _send_raw(app: web.Application, message: dict) -> dict | None:
+    """eth_sendRawTransaction with its sender recovered here; None: the node should see the request whole."""
+    request_id = message.get("id")
+    if message.get("jsonrpc") != "2.0" or "id" not in message or not (
+            request_id is None or isinstance(request_id, (str, int, float)) and not isinstance(request_id, bool)):
+        return None
+    try:
+        (raw,) = SEND_RAW.parse(message.get("params"))
+        sender = recover_sender(decode(raw), app[NODE].chain_config.chain_id)
+    except Exception:   # malformed, or refused: the node gives the answer, with its checks in geth's order
+        return None
+    frame = await app[NODE_LINK].request({"a": raw.hex(), "f": sender.hex()})
+    if "e" in frame:
+        return {"jsonrpc": "2.0", "id": request_id, "error": frame["e"]}
+    return {"jsonrpc": "2.0", "id": request_id, "result": frame["r"]}
+
+
+# -- WebSocket --
+
+_socket_ids = itertools.count(1)
+
+
+async def _websocket_or_health(request: web.Request) -> web.StreamResponse:
+    ws = await open_websocket(request)
+    if not isinstance(ws, web.WebSocketResponse):
+        return ws
+    node_link: NodeLink = request.app[NODE_LINK]
+    c = next(_socket_ids)
+    sock = node_link.sockets[c] = _Socket(ws)
+    node_link.send({"o": c})
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                node_link.send({"w": c, "t": message.data})
+            elif message.type == WSMsgType.BINARY:
+                try:
+                    text = message.data.decode(json.detect_encoding(message.data), "surrogatepass")
+                except UnicodeDecodeError:
+                    sock.put(await handle_payload(request.app, message.data))   # the parse error
+                    continue
+                node_link.send({"w": c, "t": text})
+    finally:
+        request.app[SOCKETS].discard(ws)
+        node_link.sockets.pop(c, None)
+        sock.writer.cancel()
+        if not node_link.closed.is_set():
+            node_link.send({"x": c})
+    return ws
+
+
+def create_front_app(read_node: ReadNode, node_link: NodeLink, origins: list[str]) -> web.Application:
+    app = web.Application(client_max_size=BODY_LIMIT, middlewares=[cors])
+    app[NODE] = read_node
+    app[FILTERS] = None   # filters are the node's: their methods go there
+    app[METHODS] = {name: replace(bind(name, NODE_METHODS[name]), inline=True) for name in LOCAL}
+    app[ORIGINS] = tuple(origins)
+    app[SOCKETS] = set()
+    app[NODE_LINK] = node_link
+    app.on_shutdown.append(close_websockets)
+    app.router.add_post("/", _http)
+    app.router.add_get("/", _websocket_or_health)
+    app.router.add_route("OPTIONS", "/", preflight)
+    return app
+
+
+# -- the process --
+
+async def serve(listener: socket.socket, link_sock: socket.socket) -> int:
+    reader, writer = await link.open_link(link_sock)
+    node_link = NodeLink(reader, writer)
+    reading = asyncio.get_running_loop().create_task(node_link.run())
+    try:
+        go = await node_link.go
+    except ConnectionError:
+        return 1
+    chain_config = load_genesis(go["genesis"])
+    db = LmdbDB(go["db"], readonly=True)
+    app = create_front_app(ReadNode(ReadChain(db, chain_config), chain_config), node_link, go["origins"])
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    await web.SockSite(runner, listener).start()
+    node_link.send({"ready": True})
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    waiting = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(node_link.closed.wait())]
+    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    for task in waiting:
+        task.cancel()
+    await runner.cleanup()
+    reading.cancel()
+    writer.close()
+    db.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rpc.front",
+                                     description="smartchain's JSON-RPC front process (started by the node).")
+    parser.add_argument("--listen-fd", type=int, required=True, help="the bound, listening TCP socket")
+    parser.add_argument("--link-fd", type=int, required=True, help="the node's end of the link (a socketpair)")
+    parser.add_argument("--verbosity", default="INFO", help="log level (default: INFO)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.verbosity.upper(), stream=sys.stderr,
+                        format="%(levelname)-5s [%(asctime)s] %(name)s: %(message)s", datefmt="%m-%d|%H:%M:%S")
+    # Ctrl-C in a terminal reaches the whole process group: the node stops first and then this process (SIGTERM)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    listener = socket.socket(fileno=args.listen_fd)
+    link_sock = socket.socket(fileno=args.link_fd)
+    return asyncio.run(serve(listener, link_sock))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
