@@ -26,8 +26,6 @@ from eth.exceptions import HeaderNotFound
 from eth.rlp.headers import BlockHeader
 from eth.rlp.sedes import chain_gaps
 from eth.vm.chain_context import ChainContext
-from eth.vm.forks.byzantium import ByzantiumVM
-from eth.vm.forks.cancun.state import get_total_blob_gas
 import rlp
 from eth_utils import ValidationError
 from trie import HexaryTrie
@@ -38,7 +36,7 @@ from consensus.errors import ConsensusError
 from consensus.seam import context_class_for, parlia_vm_class
 from node.db import LmdbDB
 from node.ethengine import EthereumEngine
-from node.evmchain import ScheduledChain
+from node.evmchain import RunningHeader, ScheduledChain
 from node.forks import ForkSchedule
 from node.genesis import ChainConfig, config_hash
 from node.store import INDEX_VERSION, Store
@@ -48,20 +46,6 @@ log = logging.getLogger("smartchain.chain")
 
 StateEdit = Callable[[StateAPI], None]
 RECENT_BLOCKS = 16   # blocks whose transactions and receipts stay decoded in memory
-
-
-class _RunningHeader:
-    """The block's header while build_block runs its transactions: py-evm's apply_transaction reads only the gas
-    limit and the gas used so far from it (validate_transaction_against_header, make_receipt); the gas used is kept
-    here instead of in a new header copy per transaction, every other field is the header's."""
-
-    __slots__ = ("header", "gas_used")
-
-    def __init__(self, header: BlockHeaderAPI) -> None:
-        self.header, self.gas_used = header, header.gas_used
-
-    def __getattr__(self, name: str):
-        return getattr(self.header, name)
 
 
 class ChainError(Exception):
@@ -270,21 +254,15 @@ class Chain:
         vm.block_preprocessing(vm.get_block())
         self._apply_edits(parent, vm.state)
         header = vm.get_header()
-        # From Byzantium on a receipt only adds its gas and bloom to the header, for which py-evm's
-        # add_receipt_to_header deep-copies it (and Cancun's increment_blob_gas_used again): here transactions run
-        # against a running gas total and the bloom is OR-ed in once at the end. Before Byzantium every receipt also
-        # sets the header's state root: those VMs keep py-evm's call.
-        per_receipt = type(vm).add_receipt_to_header is not ByzantiumVM.add_receipt_to_header
-        running = _RunningHeader(header)
-        bloom = header.bloom
+        running = RunningHeader(vm, vm.get_header())   # one header copy per block, not two per transaction
         included, receipts, computations, rejected = [], [], [], []
         waiting: set[bytes] = set()   # senders with a transaction left for a later block: their later nonces wait
         for tx in transactions:
-            if header.gas_limit - running.gas_used < 21000:
+            if running.gas_limit - running.gas_used < 21000:
                 break
             if tx.sender in waiting:
                 continue
-            if tx.gas > header.gas_limit - running.gas_used:
+            if tx.gas > running.gas_limit - running.gas_used:
                 waiting.add(tx.sender)   # fits a later block (geth's miner skips the sender, it does not drop)
                 continue
             try:
@@ -295,17 +273,11 @@ class Chain:
                 rejected.append((tx, str(exc)))
                 waiting.add(tx.sender)
                 continue
-            if per_receipt:
-                header = vm.add_receipt_to_header(header, receipt)
-            elif get_total_blob_gas(tx):   # only blob transactions change the header's blob gas used
-                header = vm.increment_blob_gas_used(header, tx)
-            running.header, running.gas_used = header, receipt.gas_used
-            bloom |= receipt.bloom
+            running.add(receipt, tx)
             included.append(tx)
             receipts.append(receipt)
             computations.append(computation)
-        if included:
-            header = header.copy(gas_used=running.gas_used, bloom=bloom)
+        header = running.result()
         filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), header, included, receipts,
                                                            withdrawals=())
         result = vm.mine_block(vm.block_postprocessing(filled))

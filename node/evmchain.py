@@ -1,4 +1,5 @@
-"""ScheduledChain: py-evm's Chain with VMs picked by the chain's ForkSchedule (number, timestamp, merge).
+"""ScheduledChain: py-evm's Chain with VMs picked by the chain's ForkSchedule (number, timestamp, merge); and a
+block's header kept while its transactions run (RunningHeader), for building and importing.
 
 py-evm picks a VM by block number only, and its import path makes the header it executes on from the parent alone
 (timestamp "now"), which picks the wrong VM across a timestamp fork. Here every VM lookup takes the header, and import
@@ -6,16 +7,19 @@ starts from the block's own timestamp and merge state.
 """
 from __future__ import annotations
 
-from typing import Any, Type
+from typing import Any, Sequence, Type
 
 import eth.vm.base
 
 from eth._utils.headers import new_timestamp_from_parent
 from eth._utils.rlp import validate_imported_block_unchanged
-from eth.abc import BlockAPI, BlockHeaderAPI, BlockImportResult, BlockPersistResult, ReceiptAPI, VirtualMachineAPI
+from eth.abc import (BlockAPI, BlockHeaderAPI, BlockImportResult, BlockPersistResult, ComputationAPI, ReceiptAPI,
+                     SignedTransactionAPI, VirtualMachineAPI)
 from eth.chains.base import Chain as PyEvmChain
 from eth.exceptions import HeaderNotFound
 from eth.vm.chain_context import ChainContext
+from eth.vm.forks.byzantium import ByzantiumVM
+from eth.vm.forks.cancun.state import get_total_blob_gas
 from eth_typing import BlockNumber
 from eth_utils import ValidationError
 
@@ -25,6 +29,63 @@ from node.forks import ForkSchedule
 # py-evm's VM computes (and, validating, re-checks) a block's transaction and receipt roots through this module
 # global; the one-pass builder gives the same root and nodes several times faster (node/triebuild.py)
 eth.vm.base.make_trie_root_and_nodes = triebuild.make_trie_root_and_nodes
+
+
+class RunningHeader:
+    """A block's header while its transactions run, updated once per block instead of once per transaction.
+
+    From Byzantium on, a receipt only adds its gas and bloom to the header, for which py-evm's
+    add_receipt_to_header deep-copies the header (and Cancun's increment_blob_gas_used copies it again); and
+    py-evm's apply_transaction reads only the gas limit and the gas used so far from the header it is given
+    (validate_transaction_against_header, make_receipt). So this stands in for the header, with a running gas
+    total and bloom, and `result()` makes the one new header. Before Byzantium a receipt also sets the header's
+    state root: those VMs keep py-evm's add_receipt_to_header per transaction. Every other field is the header's.
+    """
+
+    __slots__ = ("vm", "header", "gas_used", "bloom", "per_receipt", "added")
+
+    def __init__(self, vm: VirtualMachineAPI, header: BlockHeaderAPI) -> None:
+        self.vm, self.header, self.gas_used, self.bloom = vm, header, header.gas_used, header.bloom
+        self.per_receipt = type(vm).add_receipt_to_header is not ByzantiumVM.add_receipt_to_header
+        self.added = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.header, name)
+
+    def add(self, receipt: ReceiptAPI, transaction: SignedTransactionAPI) -> None:
+        """Count in an applied transaction and its receipt."""
+        if self.per_receipt:
+            self.header = self.vm.add_receipt_to_header(self.header, receipt)
+        elif get_total_blob_gas(transaction):   # only blob transactions change the blob gas used
+            self.header = self.vm.increment_blob_gas_used(self.header, transaction)
+        self.gas_used = receipt.gas_used
+        self.bloom |= receipt.bloom
+        self.added = True
+
+    def result(self) -> BlockHeaderAPI:
+        """The header after the transactions added: py-evm's, field for field."""
+        if not self.added or self.per_receipt:
+            return self.header
+        return self.header.copy(gas_used=self.gas_used, bloom=self.bloom)
+
+
+def apply_all_transactions(vm: VirtualMachineAPI, transactions: Sequence[SignedTransactionAPI],
+                           base_header: BlockHeaderAPI
+                           ) -> tuple[BlockHeaderAPI, tuple[ReceiptAPI, ...], tuple[ComputationAPI, ...]]:
+    """py-evm's VM.apply_all_transactions with a RunningHeader. Left out: its state snapshot before each
+    transaction, reverted only when a trie node is missing (beam sync; the import fails either way), and its
+    transaction_applied_hook (a no-op in py-evm's VMs and ours)."""
+    if base_header.block_number != vm.get_header().block_number:
+        raise ValidationError(f"This VM instance must only work on block #{vm.get_header().block_number}, "
+                              f"but the target header has block #{base_header.block_number}")
+    running = RunningHeader(vm, base_header)
+    receipts, computations = [], []
+    for transaction in transactions:
+        receipt, computation = vm.apply_transaction(running, transaction)
+        running.add(receipt, transaction)
+        receipts.append(receipt)
+        computations.append(computation)
+    return running.result(), tuple(receipts), tuple(computations)
 
 
 class ScheduledChain(PyEvmChain):
@@ -77,10 +138,9 @@ class ScheduledChain(PyEvmChain):
         vm = vm_class(header=base, chaindb=self.chaindb, chain_context=ChainContext(self.chain_id),
                       consensus_context=self.consensus_context)
         receipts: list[ReceiptAPI] = []
-        apply_all = vm.apply_all_transactions
 
         def apply_and_keep(transactions, base_header):
-            new_header, block_receipts, computations = apply_all(transactions, base_header)
+            new_header, block_receipts, computations = apply_all_transactions(vm, transactions, base_header)
             receipts.extend(block_receipts)
             return new_header, block_receipts, computations
 

@@ -9,7 +9,7 @@ from eth.db.account import AccountDB
 from eth_utils import keccak, to_checksum_address
 
 import consensus.seam
-from node import chain as chain_module
+from node import evmchain
 from chainkit import calldata, deploy_token_raw, sign
 from node.accounts import dev_accounts
 from node.clock import SimClock
@@ -101,7 +101,7 @@ def test_same_blocks_as_py_evms_account_db(tmp_path, monkeypatch):
         patch.setattr(consensus.seam.ParliaState, "account_db_class", AccountDB)
         # and build_block's header made by py-evm's add_receipt_to_header after each transaction (the path kept for
         # VMs before Byzantium) instead of one header update per block
-        patch.setattr(chain_module, "ByzantiumVM", _NotByzantium)
+        patch.setattr(evmchain, "ByzantiumVM", _NotByzantium)
         stock, stock_receipts, stock_class = _run(tmp_path / "stock", genesis)
     assert (our_class, stock_class) == (BatchedAccountDB, AccountDB)
 
@@ -111,6 +111,14 @@ def test_same_blocks_as_py_evms_account_db(tmp_path, monkeypatch):
         assert mine.header.receipt_root == theirs.header.receipt_root
         assert mine.hash == theirs.hash
     assert our_receipts == stock_receipts
+
+    # and the import path (batched account db, one header per block) re-executes py-evm's blocks to the same result
+    with Node(NodeConfig(datadir=tmp_path / "follower", genesis=genesis, produce=False),
+              clock=SimClock(START_MS + 60_000)) as follower:
+        for block in stock:
+            assert not follower.chain.import_block(block).known
+        assert follower.chain.head.hash == stock[-1].hash
+        assert [follower.chain.receipts(block.header) for block in stock] == stock_receipts
     statuses = [receipt.state_root for receipt in our_receipts[2]]
     assert statuses[:2] == [b"\x01", b""]   # the covered transfer succeeded, the uncovered one reverted
 
