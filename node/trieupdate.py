@@ -20,6 +20,7 @@ from collections.abc import Iterable, MutableMapping
 
 import rlp
 from eth_utils import keccak
+from rlp.codec import encode_raw
 from trie.exceptions import MissingTrieNode
 
 from node.triebuild import BLANK_ROOT, _Builder, _hex_prefix
@@ -48,7 +49,7 @@ class _Updater:
 
     def ref(self, node: list) -> list | bytes:
         """How a parent points at a new `node`: embedded when its RLP is under 32 bytes, else by its stored hash."""
-        encoded = rlp.encode(node)
+        encoded = encode_raw(node)   # nodes are lists of bytes: rlp.encode's sedes inference is not needed
         if len(encoded) < 32:
             return node
         digest = keccak(encoded)
@@ -158,7 +159,7 @@ def update_trie(db: MutableMapping[bytes, bytes], root: bytes,
     new = updater.update(node, 0, len(keys), 0)
     if new == b"":
         return BLANK_ROOT
-    encoded = rlp.encode(new)
+    encoded = encode_raw(new)
     digest = keccak(encoded)
     db[digest] = encoded   # the root is stored by hash even when it is short
     return digest
