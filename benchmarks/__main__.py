@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--senders", type=int, default=64, help="distinct sending accounts (default: %(default)s)")
     p.add_argument("--block-time", type=float, default=0,
                    help="the node's --block-time in the end-to-end section (default: 0, automine)")
+    p.add_argument("--node-args", default="", metavar="ARGS",
+                   help="extra arguments for `smartchain run` in the node and rpc sections, e.g. --node-args=--no-rpc.front "
+                        "(JSON-RPC served from the node's own process) (default: none)")
     p.add_argument("--rpc-seconds", type=float, default=1.0,
                    help="seconds per request-rate measurement (default: %(default)s)")
     p.add_argument("--scale-accounts", default="1000,1000000",
@@ -116,7 +119,7 @@ def run(args: argparse.Namespace) -> dict:
     elif "node" in sections:
         n = medians(samples["node"])
         result["node"] = dict(n, mode="automine" if args.block_time == 0 else f"block time {args.block_time:g} s",
-                              concurrency=args.concurrency,
+                              concurrency=args.concurrency, node_args=args.node_args,
                               erc20_ratio=ratio(n["erc20_tps"], result["ceiling"]["erc20_tps"]),
                               value_ratio=ratio(n["value_tps"], result["ceiling"]["value_tps"]),
                               samples=samples["node"])
@@ -174,7 +177,8 @@ def _node_repeat(args: argparse.Namespace, load, sections: set[str], repeat: int
     if not transfers and "rpc" not in sections:
         return node_error
     try:
-        run_ = endtoend.run_once(load, args.concurrency, rpc_seconds, args.block_time, prefix, transfers=transfers)
+        run_ = endtoend.run_once(load, args.concurrency, rpc_seconds, args.block_time, prefix, transfers=transfers,
+                                 extra=tuple(args.node_args.split()))
     except RuntimeError as exc:
         if not transfers:
             raise
@@ -183,7 +187,8 @@ def _node_repeat(args: argparse.Namespace, load, sections: set[str], repeat: int
         if "rpc" not in sections:
             return node_error
         transfers = False
-        run_ = endtoend.run_once(load, args.concurrency, rpc_seconds, args.block_time, prefix, transfers=False)
+        run_ = endtoend.run_once(load, args.concurrency, rpc_seconds, args.block_time, prefix, transfers=False,
+                                 extra=tuple(args.node_args.split()))
     sample = asdict(run_)
     rates = sample.pop("rpc")
     if transfers:

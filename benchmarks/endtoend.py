@@ -62,11 +62,11 @@ async def _drive(node: Child, load: Workload, concurrency: int, rpc_seconds: flo
 
 
 def run_once(load: Workload, concurrency: int = 32, rpc_seconds: float = 1.0, block_time: float = 0,
-             prefix: tuple[str, ...] = (), transfers: bool = True) -> NodeRun:
-    """A fresh node in a temporary data dir: setup, ERC-20 transfers, value transfers (unless not `transfers`),
-    then RPC request rates (unless `rpc_seconds` is 0)."""
+             prefix: tuple[str, ...] = (), transfers: bool = True, extra: tuple[str, ...] = ()) -> NodeRun:
+    """A fresh node in a temporary data dir (`extra`: more `smartchain run` arguments): setup, ERC-20 transfers,
+    value transfers (unless not `transfers`), then RPC request rates (unless `rpc_seconds` is 0)."""
     with tempfile.TemporaryDirectory(prefix="smartchain-bench-") as tmp:
-        node = start_node(Path(tmp) / "node", block_time=block_time, prefix=prefix)
+        node = start_node(Path(tmp) / "node", block_time=block_time, extra=extra, prefix=prefix)
         try:
             node.wait_ready()
             run = asyncio.run(_drive(node, load, concurrency, rpc_seconds, transfers))
