@@ -29,6 +29,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from node.chain import RECENT_BLOCKS, Chain
 from node.db import LmdbDB
 from node.genesis import ChainConfig, load_genesis
+from node.triebuild import list_values
 from node.txvalidation import decode, recover_sender
 from rpc import link
 from rpc.params import loads
@@ -46,13 +47,17 @@ NODE_LINK = web.AppKey("link", object)
 
 class ReadChain(Chain):
     """The node's chain, read from the front's process. A receipt asked for in one of the newest blocks decodes its
-    whole block once, kept as the node keeps the blocks it imports: senders ask for every receipt of a block they
-    just filled, and one lookup in a block's tries costs about as much as decoding a tenth of it."""
+    whole block once (each trie node read once), kept as the node keeps the blocks it imports: senders ask for every
+    receipt of a block they just filled, and one lookup in a block's tries costs about as much as decoding a tenth
+    of it."""
 
     def _item_at(self, header, index, kept, root, decoder):
         if header.hash not in self._recent and header.block_number + RECENT_BLOCKS > self.head.block_number:
-            self._recent[header.hash] = (tuple(self.block_by_header(header).transactions),
-                                         tuple(self.receipts(header)))
+            vm_class = self.vm_class_for(header)
+            txs, receipts = vm_class.get_transaction_builder(), vm_class.get_block_class().receipt_builder
+            self._recent[header.hash] = (
+                tuple(txs.decode(raw) for raw in list_values(self.db, header.transaction_root)),
+                tuple(receipts.decode(raw) for raw in list_values(self.db, header.receipt_root)))
             while len(self._recent) > RECENT_BLOCKS:
                 self._recent.popitem(last=False)
         return super()._item_at(header, index, kept, root, decoder)

@@ -10,7 +10,7 @@ from eth_utils import keccak
 from trie import HexaryTrie
 
 from chainkit import sign
-from node.triebuild import BLANK_ROOT, build_trie, make_trie_root_and_nodes
+from node.triebuild import BLANK_ROOT, build_trie, list_values, make_trie_root_and_nodes
 from node.txvalidation import decode
 
 
@@ -67,6 +67,15 @@ def test_list_roots_equal_py_evms(count):
         assert make_trie_root_and_nodes(items) == pyevm_roots(items)
     if not count:
         assert make_trie_root_and_nodes(txs)[0] == BLANK_ROOT
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 16, 17, 128, 129, 300])
+def test_list_values_reads_every_item_in_index_order(count):
+    txs = _transactions(count)
+    root, nodes = pyevm_roots(txs)   # py-evm's own trie: embedded short nodes and all
+    assert list_values(nodes, root) == [tx.encode() for tx in txs]
+    assert [list_values(nodes, root)[i] == HexaryTrie(nodes, root)[rlp.encode(i)] for i in range(count)] == \
+        [True] * count
 
 
 def test_the_vm_computes_roots_with_the_one_pass_builder():
