@@ -29,10 +29,16 @@ from eth.validation import validate_canonical_address, validate_is_bytes, valida
 from eth.vm.interrupt import MissingAccountTrieNode, MissingStorageTrieNode
 from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
+from rlp.codec import encode_raw
 from trie import HexaryTrie
 from trie.exceptions import MissingTrieNode
 
 from node.trieupdate import update_trie
+
+
+def _uint(value: int) -> bytes:
+    """RLP's integer: big-endian without leading zeros (0 is empty)."""
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")
 
 
 class BatchedStorageLookup(StorageLookup):
@@ -119,6 +125,13 @@ class BatchedAccountDB(AccountDB):
         except MissingTrieNode as exc:
             raise MissingAccountTrieNode(exc.missing_node_hash, self._root_hash_at_last_persist,
                                          exc.requested_key) from exc
+
+    def _set_account(self, address: Address, account: Account) -> None:
+        # py-evm's, with the account's RLP made from its four fields directly (rlp.encode with the Account sedes
+        # serialises each field through its sedes: ~6 us against ~3 us here, several times per transaction)
+        self._account_cache[address] = account
+        self._journaltrie[address] = encode_raw([_uint(account.nonce), _uint(account.balance), account.storage_root,
+                                                 account.code_hash])
 
     # The setters below are py-evm's, with the new Account built from its fields (Account.copy deep-copies each
     # field and re-validates; an Account is immutable, so sharing the unchanged fields is safe).

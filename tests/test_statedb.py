@@ -5,7 +5,10 @@ batched account db."""
 import json
 
 import pytest
+import rlp
 from eth.db.account import AccountDB
+from eth.db.atomic import AtomicDB
+from eth.rlp.accounts import Account
 from eth_utils import keccak, to_checksum_address
 
 import consensus.seam
@@ -139,3 +142,13 @@ def test_every_vm_of_the_node_uses_it(genesis, tmp_path):
     assert len(vm_classes) >= 1
     for vm_class in vm_classes:
         assert vm_class.get_state_class().get_account_db_class() is BatchedAccountDB, vm_class
+
+
+@pytest.mark.parametrize("nonce, balance", [(0, 0), (1, 255), (256, 2**255), (2**64 - 1, 2**256 - 1)])
+def test_account_rlp_is_py_evms(nonce, balance):
+    db = BatchedAccountDB(AtomicDB())
+    address = b"\x11" * 20
+    db.set_balance(address, balance)
+    db.set_nonce(address, nonce)
+    expected = rlp.encode(Account(nonce, balance), sedes=Account)
+    assert db._journaltrie[address] == expected
