@@ -35,7 +35,7 @@ from rpc import link
 from rpc.params import loads
 from rpc.registry import INLINE, METHODS as NODE_METHODS, Context, bind
 from rpc.server import (BODY_LIMIT, FILTERS, METHODS, NODE, ORIGINS, SOCKETS, answer_call, close_websockets, cors, dumps,
-                        handle_payload, json_response, open_websocket, preflight, read_body)
+                        handle_payload, json_response, open_websocket, preflight, read_body, valid_id)
 from rpc.subscriptions import OUTBOX_LIMIT
 
 log = logging.getLogger("smartchain.rpc")
@@ -162,8 +162,8 @@ async def answer(app: web.Application, body: bytes) -> str | None:
         message = loads(body)
     except (ValueError, UnicodeDecodeError):
         return await handle_payload(app, body)   # the parse error, as the node words it
-    if isinstance(message, dict):
-        name = message.get("method")
+    name = message.get("method") if isinstance(message, dict) else None
+    if isinstance(name, str):
         if name in app[METHODS]:
             result = await answer_call(app, Context(app[NODE], None), message)
             return None if result is None else dumps(result)
@@ -178,8 +178,7 @@ async def answer(app: web.Application, body: bytes) -> str | None:
 async def _send_raw(app: web.Application, message: dict) -> dict | None:
     """eth_sendRawTransaction with its sender recovered here; None: the node should see the request whole."""
     request_id = message.get("id")
-    if message.get("jsonrpc") != "2.0" or "id" not in message or not (
-            request_id is None or isinstance(request_id, (str, int, float)) and not isinstance(request_id, bool)):
+    if message.get("jsonrpc") != "2.0" or "id" not in message or not valid_id(request_id):
         return None
     try:
         (raw,) = SEND_RAW.parse(message.get("params"))

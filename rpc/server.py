@@ -90,7 +90,7 @@ def dumps(message: Any) -> str:
     return json.dumps(message, separators=(",", ":"))
 
 
-def _valid_id(value: Any) -> bool:
+def valid_id(value: Any) -> bool:
     return value is None or isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
@@ -109,7 +109,7 @@ async def handle_payload(app: web.Application, payload: bytes | str,
     if not message:
         return dumps(_answer(None, error=InvalidRequest("empty batch")))
     if len(message) > BATCH_LIMIT:
-        first_id = next((m.get("id") for m in message if isinstance(m, dict) and _valid_id(m.get("id"))
+        first_id = next((m.get("id") for m in message if isinstance(m, dict) and valid_id(m.get("id"))
                          and m.get("id") is not None), None)
         return dumps([_answer(first_id, error=InvalidRequest("batch too large"))])
     answers = [answer for answer in [await answer_call(app, context, m) for m in message] if answer is not None]
@@ -118,7 +118,7 @@ async def handle_payload(app: web.Application, payload: bytes | str,
 
 async def answer_call(app: web.Application, context: Context, message: Any) -> dict | None:
     """One parsed call's answer; None for a notification (a request without id)."""
-    if not isinstance(message, dict) or not _valid_id(message.get("id")):
+    if not isinstance(message, dict) or not valid_id(message.get("id")):
         return _answer(None, error=InvalidRequest("invalid request"))
     request_id = message.get("id")
     name = message.get("method")

@@ -62,6 +62,8 @@ CORPUS = [
     '{"jsonrpc":"1.0","id":1,"method":"eth_chainId","params":[]}',
     '{"jsonrpc":"2.0","id":true,"method":"eth_chainId","params":[]}',
     '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":{}}',
+    '{"jsonrpc":"2.0","id":1,"method":["eth_chainId"]}', '{"jsonrpc":"2.0","id":1,"method":{"a":1}}',
+    '{"jsonrpc":"2.0","id":[1],"method":"eth_sendRawTransaction","params":["0x00"]}',
     # not JSON-RPC at all
     "", "{bad", "[]", "[1]", "42", '"x"', "null", "[" * 20_000, b"\xff\xfe\x00",
     # forwarded to the node
