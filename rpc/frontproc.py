@@ -14,6 +14,8 @@ import sys
 import time
 from typing import Callable, Sequence
 
+from rpc.endpoint import Endpoint
+
 log = logging.getLogger("smartchain.rpc")
 
 READY_TIMEOUT = 60.0   # seconds for the front to import, open the data dir and listen
@@ -24,7 +26,7 @@ class FrontError(RuntimeError):
     """The front process could not start or stopped."""
 
 
-class FrontProcess:
+class FrontProcess(Endpoint):
     """JSON-RPC on `host:port` (port 0: any free port, see `.port`), answered by a second process backed by a node."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8545):
@@ -33,14 +35,6 @@ class FrontProcess:
         self.proc: subprocess.Popen | None = None
         self.backend = None
         self._link: socket.socket | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/"
 
     @property
     def app(self):

@@ -21,6 +21,7 @@ from typing import Any, AsyncIterator, Sequence
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from rpc import filters
+from rpc.endpoint import Endpoint
 from rpc.errors import InvalidRequest, ParseError, RpcError, to_rpc_error
 from rpc.filters import FilterManager
 from rpc.params import loads
@@ -247,7 +248,7 @@ async def close_websockets(app: web.Application) -> None:
 
 # -- a server in its own thread --
 
-class RpcServer:
+class RpcServer(Endpoint):
     """The app on `host:port` (port 0: any free port, see `.port`) with its own event loop in a daemon thread."""
 
     def __init__(self, node, host: str = "127.0.0.1", port: int = 8545, cors_origins: Sequence[str] | None = None,
@@ -261,14 +262,6 @@ class RpcServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/"
 
     def start(self) -> "RpcServer":
         ready = threading.Event()
