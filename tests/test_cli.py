@@ -128,3 +128,44 @@ def test_a_chain_without_parlia_runs_without_a_validator_key(tmp_path):
     config = run_config(_parser().parse_args(["run", "--datadir", str(tmp_path), "--genesis", str(genesis_file()),
                                               "--no-dev"]))
     assert config.validator_key is not None and config.dev is False
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def _chain_id(banner: str) -> dict:
+    url = re.search(r"JSON-RPC: (http://127\.0\.0\.1:\d+)", banner).group(1)
+    request = urllib.request.Request(url, data=json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
+
+
+def test_run_serves_through_its_front_process_and_stops_when_it_dies(tmp_path):
+    proc = _start(tmp_path / "node")
+    try:
+        _, banner = _read_until(proc, r"JSON-RPC: http")
+        assert _chain_id(banner)["result"] == "0x2ca"
+        [front] = _children(proc.pid)
+        with open(f"/proc/{front}/cmdline") as f:
+            assert "rpc.front" in f.read().split("\0")
+        os.kill(front, signal.SIGKILL)
+        _read_until(proc, r"stopping: the JSON-RPC front process exited")
+        assert proc.wait(20) == 1
+    finally:
+        proc.kill()
+
+
+def test_no_rpc_front_serves_from_the_node_process(tmp_path):
+    proc = _start(tmp_path / "node", "--no-rpc.front")
+    try:
+        _, banner = _read_until(proc, r"JSON-RPC: http")
+        assert _chain_id(banner)["result"] == "0x2ca"
+        assert _children(proc.pid) == []
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        proc.kill()

@@ -429,3 +429,19 @@ def test_concurrent_adds():
     for thread in threads:
         thread.join()
     assert pool.status() == (20 * len(NAMES), 0)
+
+
+def test_a_sender_recovered_by_the_front_is_not_recovered_again(monkeypatch):
+    import eth.vm.forks.frontier.transactions as legacy   # where legacy transactions recover their sender
+    recoveries = []
+    real = legacy.extract_transaction_sender
+    monkeypatch.setattr(legacy, "extract_transaction_sender",
+                        lambda t: recoveries.append(t) or real(t))
+    pool = make_pool()
+    pool.add_raw(raw("A", 0), ADDR["A"])      # the front recovered it
+    assert recoveries == [] and pool.pending_nonce(ADDR["A"]) == 1
+    pool.add_raw(raw("B", 0))                 # no sender given: recovered here
+    assert len(recoveries) == 1 and pool.pending_nonce(ADDR["B"]) == 1
+    # the signature's value checks still run when the sender is given
+    with pytest.raises(E.InvalidChainId):
+        pool.add_raw(raw("C", 0, chain_id=CHAIN_ID + 1), ADDR["C"])
