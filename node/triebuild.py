@@ -15,56 +15,88 @@ import functools
 import itertools
 import os
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import rlp
 from eth_utils import keccak
+from rlp.codec import encode_raw
 
 BLANK_ROOT = keccak(rlp.encode(b""))
 _NEXT_NIBBLE = {c: n for c, n in zip("0123456789abcde", "123456789abcdef")}
+_LEAF_FLAGS = frozenset("23")
+_ODD_FLAGS = frozenset("13")
 
 Put = Callable[[bytes, bytes], None]
 
 
-def _hex_prefix(nibbles: str, leaf: bool) -> bytes:
+def hex_prefix(nibbles: str, leaf: bool) -> bytes:
+    """A leaf's or extension's path (hex digits) in the trie's compact encoding."""
     flag = 2 if leaf else 0
     if len(nibbles) % 2:
         return bytes.fromhex(f"{flag + 1:x}{nibbles}")
     return bytes.fromhex(f"{flag:x}0{nibbles}")
 
 
-class _Builder:
+def node_path(node: list) -> tuple[str, bool]:
+    """A decoded leaf's or extension's path (hex digits) and whether it is a leaf."""
+    encoded = node[0].hex()
+    flag = encoded[0]
+    return (encoded[1:] if flag in _ODD_FLAGS else encoded[2:]), flag in _LEAF_FLAGS
+
+
+def node_ref(node: list, put: Put) -> list | bytes:
+    """How a parent points at `node`: embedded when its RLP is under 32 bytes, else by its hash, stored with `put`.
+    (Nodes are lists of bytes: rlp's encode_raw needs none of rlp.encode's sedes inference.)"""
+    encoded = encode_raw(node)
+    if len(encoded) < 32:
+        return node
+    digest = keccak(encoded)
+    put(digest, encoded)
+    return digest
+
+
+def store_root(node: list, put: Put) -> bytes:
+    """The root's hash; the root is stored by hash even when it is short."""
+    encoded = encode_raw(node)
+    root = keccak(encoded)
+    put(root, encoded)
+    return root
+
+
+def child_ranges(keys: list[str], lo: int, hi: int, depth: int) -> Iterator[tuple[int, int, int]]:
+    """(nibble, start, end) for each run of the sorted keys[lo:hi] that share their nibble at `depth`."""
+    while lo < hi:
+        nibble = keys[lo][depth]
+        nxt = _NEXT_NIBBLE.get(nibble)
+        end = hi if nxt is None else bisect_left(keys, keys[lo][:depth] + nxt, lo, hi)
+        yield int(nibble, 16), lo, end
+        lo = end
+
+
+class Builder:
+    """The nodes of a trie made from scratch of sorted, distinct `keys` (hex digits) and their `values`."""
+
     def __init__(self, keys: list[str], values: list[bytes], put: Put):
         self.keys, self.values, self.put = keys, values, put
 
     def ref(self, node: list) -> list | bytes:
-        """How a parent points at `node`: embedded when its RLP is under 32 bytes, else by hash."""
-        encoded = rlp.encode(node)
-        if len(encoded) < 32:
-            return node
-        digest = keccak(encoded)
-        self.put(digest, encoded)
-        return digest
+        return node_ref(node, self.put)
 
     def node(self, lo: int, hi: int, depth: int) -> list:
         """The node for keys[lo:hi], which share their first `depth` nibbles."""
         keys = self.keys
         first = keys[lo]
         if hi - lo == 1:
-            return [_hex_prefix(first[depth:], True), self.values[lo]]
+            return [hex_prefix(first[depth:], True), self.values[lo]]
         shared = len(os.path.commonprefix([first, keys[hi - 1]]))  # sorted: first and last bound the range
         if shared > depth:
-            return [_hex_prefix(first[depth:shared], False), self.ref(self.node(lo, hi, shared))]
+            return [hex_prefix(first[depth:shared], False), self.ref(self.node(lo, hi, shared))]
         branch: list = [b""] * 17
         if len(first) == depth:  # a key ending here keeps its value in the branch
             branch[16] = self.values[lo]
             lo += 1
-        while lo < hi:
-            nibble = keys[lo][depth]
-            nxt = _NEXT_NIBBLE.get(nibble)
-            end = hi if nxt is None else bisect_left(keys, keys[lo][:depth] + nxt, lo, hi)
-            branch[int(nibble, 16)] = self.ref(self.node(lo, end, depth + 1))
-            lo = end
+        for nibble, start, end in child_ranges(keys, lo, hi, depth):
+            branch[nibble] = self.ref(self.node(start, end, depth + 1))
         return branch
 
 
@@ -79,11 +111,7 @@ def build_trie(items: Iterable[tuple[bytes, bytes]], put: Put) -> bytes:
     keys = [k for k, _ in pairs]
     if any(a == b for a, b in itertools.pairwise(keys)):
         raise ValueError("duplicate trie key")
-    builder = _Builder(keys, [v for _, v in pairs], put)
-    encoded = rlp.encode(builder.node(0, len(keys), 0))
-    root = keccak(encoded)
-    put(root, encoded)  # the root is stored by hash even when it is short
-    return root
+    return store_root(Builder(keys, [v for _, v in pairs], put).node(0, len(keys), 0), put)
 
 
 def make_trie_root_and_nodes(items: Sequence) -> tuple[bytes, dict[bytes, bytes]]:
@@ -114,10 +142,8 @@ def list_values(db, root: bytes) -> list[bytes]:
             if node[16]:
                 found.append((path, node[16]))
             return
-        prefix = node[0].hex()
-        flag = int(prefix[0], 16)
-        nibbles = prefix[1 if flag & 1 else 2:]
-        if flag & 2:
+        nibbles, leaf = node_path(node)
+        if leaf:
             found.append((path + nibbles, node[1]))
         else:
             visit(node[1], path + nibbles)

@@ -19,24 +19,11 @@ from bisect import bisect_left
 from collections.abc import Iterable, MutableMapping
 
 import rlp
-from eth_utils import keccak
-from rlp.codec import encode_raw
 from trie.exceptions import MissingTrieNode
 
-from node.triebuild import BLANK_ROOT, _Builder, _hex_prefix
-
-_NEXT_NIBBLE = {c: n for c, n in zip("0123456789abcde", "123456789abcdef")}
-_LEAF_FLAGS = frozenset("23")
-_ODD_FLAGS = frozenset("13")
+from node.triebuild import BLANK_ROOT, Builder, child_ranges, hex_prefix, node_path, node_ref, store_root
 
 Node = list | bytes   # a decoded node: a list (leaf/extension: 2 items, branch: 17) or b"" (blank)
-
-
-def _path(node: list) -> tuple[str, bool]:
-    """A leaf's or extension's nibbles (hex digits) and whether it is a leaf."""
-    encoded = node[0].hex()
-    flag = encoded[0]
-    return (encoded[1:] if flag in _ODD_FLAGS else encoded[2:]), flag in _LEAF_FLAGS
 
 
 class _Updater:
@@ -48,13 +35,7 @@ class _Updater:
         self.db[digest] = encoded
 
     def ref(self, node: list) -> list | bytes:
-        """How a parent points at a new `node`: embedded when its RLP is under 32 bytes, else by its stored hash."""
-        encoded = encode_raw(node)   # nodes are lists of bytes: rlp.encode's sedes inference is not needed
-        if len(encoded) < 32:
-            return node
-        digest = keccak(encoded)
-        self.db[digest] = encoded
-        return digest
+        return node_ref(node, self.put)
 
     def load(self, ref: list | bytes, lo: int) -> Node:
         """The node a parent's `ref` points at (`lo`: the first change under it, for the missing-node error)."""
@@ -72,7 +53,7 @@ class _Updater:
             return b""
         if len(kept) < len(values):
             keys, values = [keys[i] for i in kept], [values[i] for i in kept]
-        return _Builder(keys, values, self.put).node(0, len(keys), depth)
+        return Builder(keys, values, self.put).node(0, len(keys), depth)
 
     def update(self, node: Node, lo: int, hi: int, depth: int) -> Node:
         """`node` (at `depth` nibbles) with the changes keys[lo:hi] applied, all of which pass through it."""
@@ -81,7 +62,7 @@ class _Updater:
             return self.fresh(keys[lo:hi], values[lo:hi], depth)
         if len(node) == 17:
             return self.branch(node[:16], node[16], lo, hi, depth)
-        path, leaf = _path(node)
+        path, leaf = node_path(node)
         if leaf:
             own = keys[lo][:depth] + path
             merged_keys, merged_values = keys[lo:hi], values[lo:hi]
@@ -97,7 +78,7 @@ class _Updater:
         # some change leaves the extension's path: it becomes a branch at its first nibble
         slots: list = [b""] * 16
         rest = path[1:]
-        slots[int(path[0], 16)] = [_hex_prefix(rest, False), node[1]] if rest else node[1]
+        slots[int(path[0], 16)] = [hex_prefix(rest, False), node[1]] if rest else node[1]
         return self.branch(slots, b"", lo, hi, depth)
 
     def branch(self, slots: list, value: bytes, lo: int, hi: int, depth: int) -> Node:
@@ -110,13 +91,8 @@ class _Updater:
         if len(keys[lo]) == depth:   # sorted: a key ending here comes first; it is the branch's own value
             value = values[lo]
             lo += 1
-        while lo < hi:
-            nibble = keys[lo][depth]
-            nxt = _NEXT_NIBBLE.get(nibble)
-            end = hi if nxt is None else bisect_left(keys, keys[lo][:depth] + nxt, lo, hi)
-            index = int(nibble, 16)
-            changed[index] = self.update(self.load(slots[index], lo), lo, end, depth + 1)
-            lo = end
+        for index, start, end in child_ranges(keys, lo, hi, depth):
+            changed[index] = self.update(self.load(slots[index], start), start, end, depth + 1)
         for index, child in changed.items():
             slots[index] = child
         occupied = [index for index in range(16) if slots[index] != b""]
@@ -124,12 +100,12 @@ class _Updater:
             return [self.ref(slots[i]) if i in changed or isinstance(slots[i], list) else slots[i]
                     for i in range(16)] + [value]
         if value:
-            return [_hex_prefix("", True), value]
+            return [hex_prefix("", True), value]
         if not occupied:
             return b""
         # one child left: HexaryTrie reads it to merge it into an extension or leaf (as here, from the db)
         index = occupied[0]
-        child = slots[index] if index in changed else self.load(slots[index], lo - 1)
+        child = slots[index] if index in changed else self.load(slots[index], hi - 1)
         return self.extend("%x" % index, child, None if index in changed else slots[index])
 
     def extend(self, path: str, child: Node, child_ref: list | bytes | None = None) -> Node:
@@ -138,9 +114,9 @@ class _Updater:
         if child == b"":
             return b""
         if len(child) == 17:
-            return [_hex_prefix(path, False), self.ref(child) if child_ref is None else child_ref]
-        own, leaf = _path(child)
-        return [_hex_prefix(path + own, leaf), child[1]]
+            return [hex_prefix(path, False), self.ref(child) if child_ref is None else child_ref]
+        own, leaf = node_path(child)
+        return [hex_prefix(path + own, leaf), child[1]]
 
 
 def update_trie(db: MutableMapping[bytes, bytes], root: bytes,
@@ -159,7 +135,4 @@ def update_trie(db: MutableMapping[bytes, bytes], root: bytes,
     new = updater.update(node, 0, len(keys), 0)
     if new == b"":
         return BLANK_ROOT
-    encoded = encode_raw(new)
-    digest = keccak(encoded)
-    db[digest] = encoded   # the root is stored by hash even when it is short
-    return digest
+    return store_root(new, db.__setitem__)
