@@ -40,6 +40,7 @@ from node.evmchain import RunningHeader, ScheduledChain
 from node.forks import ForkSchedule
 from node.genesis import ChainConfig, config_hash
 from node.store import INDEX_VERSION, Store
+from node.triebuild import list_values
 from node.txvalidation import recover_senders
 
 log = logging.getLogger("smartchain.chain")
@@ -205,13 +206,28 @@ class Chain:
 
     def _item_at(self, header: BlockHeaderAPI, index: int, kept: int, root: bytes, decoder: Callable):
         """Entry `index` of one of a block's lists: from the recent blocks kept in memory (`kept`: 0 transactions,
-        1 receipts), else from its trie at `root`, decoded by `decoder()`."""
+        1 receipts), else from its trie at `root`, decoded by `decoder()`. A recent block not in memory (this node
+        restarted, or another process reads its data dir: the JSON-RPC front) is decoded whole and kept: senders
+        ask for every receipt of a block they just filled, and one lookup in a block's tries costs about as much
+        as decoding a tenth of it (with each trie node read once, triebuild.list_values)."""
         recent = self._recent.get(header.hash)
+        if recent is None and header.block_number + RECENT_BLOCKS > self.head.block_number:
+            vm_class = self.vm_class_for(header)
+            txs, receipts = vm_class.get_transaction_builder(), vm_class.get_block_class().receipt_builder
+            recent = self._keep_recent(
+                header.hash, tuple(txs.decode(raw) for raw in list_values(self.db, header.transaction_root)),
+                tuple(receipts.decode(raw) for raw in list_values(self.db, header.receipt_root)))
         if recent is not None:
             items = recent[kept]
             return items[index] if index < len(items) else None
         raw = HexaryTrie(self.db, root)[rlp.encode(index)]
         return decoder().decode(raw) if raw else None
+
+    def _keep_recent(self, block_hash: bytes, transactions: tuple, receipts: tuple) -> tuple[tuple, tuple]:
+        kept = self._recent[block_hash] = (transactions, receipts)
+        while len(self._recent) > RECENT_BLOCKS:
+            self._recent.popitem(last=False)
+        return kept
 
     def next_header(self, parent: BlockHeaderAPI | None = None, **fields) -> BlockHeaderAPI:
         """The header a block on `parent` (default: the head) starts from under the chain's rules (base fee,
@@ -253,7 +269,6 @@ class Chain:
         vm = self.py.get_vm(header)
         vm.block_preprocessing(vm.get_block())
         self._apply_edits(parent, vm.state)
-        header = vm.get_header()
         running = RunningHeader(vm, vm.get_header())   # one header copy per block, not two per transaction
         included, receipts, computations, rejected = [], [], [], []
         waiting: set[bytes] = set()   # senders with a transaction left for a later block: their later nonces wait
@@ -325,9 +340,7 @@ class Chain:
                 self.store.index_block(new, receipts if new.hash == block.hash else self.receipts(new.header))
         # wallets ask for the receipts of what was just mined: the newest blocks' are answered from memory (a block
         # hash's transactions and receipts never change, so a reorg leaves nothing stale here)
-        self._recent[block.hash] = (tuple(block.transactions), tuple(receipts))
-        while len(self._recent) > RECENT_BLOCKS:
-            self._recent.popitem(last=False)
+        self._keep_recent(block.hash, tuple(block.transactions), tuple(receipts))
         return ImportResult(block, False, persisted.new_canonical_blocks, persisted.old_canonical_blocks)
 
     # -- dev mode: state edits (anvil_setBalance ...) and rewinding (evm_revert) ------------------------------------

@@ -26,10 +26,9 @@ from dataclasses import replace
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from node.chain import RECENT_BLOCKS, Chain
+from node.chain import Chain
 from node.db import LmdbDB
 from node.genesis import ChainConfig, load_genesis
-from node.triebuild import list_values
 from node.txvalidation import decode, recover_sender
 from rpc import link
 from rpc.params import loads
@@ -45,28 +44,10 @@ SEND_RAW = bind("eth_sendRawTransaction", NODE_METHODS["eth_sendRawTransaction"]
 NODE_LINK = web.AppKey("link", object)
 
 
-class ReadChain(Chain):
-    """The node's chain, read from the front's process. A receipt asked for in one of the newest blocks decodes its
-    whole block once (each trie node read once), kept as the node keeps the blocks it imports: senders ask for every
-    receipt of a block they just filled, and one lookup in a block's tries costs about as much as decoding a tenth
-    of it."""
-
-    def _item_at(self, header, index, kept, root, decoder):
-        if header.hash not in self._recent and header.block_number + RECENT_BLOCKS > self.head.block_number:
-            vm_class = self.vm_class_for(header)
-            txs, receipts = vm_class.get_transaction_builder(), vm_class.get_block_class().receipt_builder
-            self._recent[header.hash] = (
-                tuple(txs.decode(raw) for raw in list_values(self.db, header.transaction_root)),
-                tuple(receipts.decode(raw) for raw in list_values(self.db, header.receipt_root)))
-            while len(self._recent) > RECENT_BLOCKS:
-                self._recent.popitem(last=False)
-        return super()._item_at(header, index, kept, root, decoder)
-
-
 class ReadNode:
     """What the LOCAL handlers read of a node: its chain (the data dir, read only) and its chain config."""
 
-    def __init__(self, chain: ReadChain, chain_config: ChainConfig):
+    def __init__(self, chain: Chain, chain_config: ChainConfig):
         self.chain = chain
         self.chain_config = chain_config
 
@@ -251,7 +232,7 @@ async def serve(listener: socket.socket, link_sock: socket.socket) -> int:
         return 1
     chain_config = load_genesis(go["genesis"])
     db = LmdbDB(go["db"], readonly=True)
-    app = create_front_app(ReadNode(ReadChain(db, chain_config), chain_config), node_link, go["origins"])
+    app = create_front_app(ReadNode(Chain(db, chain_config), chain_config), node_link, go["origins"])
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     await web.SockSite(runner, listener).start()
