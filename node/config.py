@@ -21,6 +21,8 @@ class NodeConfig:
     http_addr: str = "127.0.0.1"
     http_port: int = 8545
     http_cors: list[str] | None = None     # allowed browser origins; None: any in dev mode, none otherwise
+    http_api: tuple[str, ...] = ()         # optional RPC modules served outside dev mode (geth's --http.api)
+    evm_timeout: float = 5.0               # s; every RPC method that executes code stops here (geth's --rpc.evmtimeout)
 
     def __post_init__(self) -> None:
         self.genesis = Path(self.genesis)
@@ -28,6 +30,8 @@ class NodeConfig:
             self.datadir = Path(self.datadir).expanduser()
         if self.block_time is not None and self.block_time < 0:
             raise ValueError("block time must not be negative")
+        if self.evm_timeout <= 0:
+            raise ValueError("--rpc.evmtimeout must be positive")
         if self.min_gas_price < 0:
             raise ValueError("minimum gas price must not be negative")
         if self.min_gas_price == 0 and not self.dev:
