@@ -123,3 +123,58 @@ class UnknownAncestor(ConsensusError):
 
 class OutOfRangeChain(ConsensusError):
     """Headers given to Snapshot.apply do not continue the snapshot's block one by one."""
+
+
+# --- fast-finality votes (votes.py) ---
+
+
+class InvalidVote(ConsensusError):
+    """A vote envelope does not decode, or its BLS signature is not its key's over its VoteData hash."""
+
+
+class VoteRuleViolation(ConsensusError):
+    """Signing this vote would break a slashable voting rule against the key's own earlier votes."""
+
+
+class DoubleVote(VoteRuleViolation):
+    """Rule 1: a second vote for a target number this key already voted for."""
+
+
+class SurroundVote(VoteRuleViolation):
+    """Rule 2: a vote whose source..target span surrounds, or lies inside, one of this key's earlier votes."""
+
+
+# --- vote attestations in headers (attestation.py); all are InvalidAttestation, so before Plato a caller can
+# log every one of them and accept the header, as BSC does ---
+
+
+class InvalidAttestationRange(InvalidAttestation):
+    """The attestation's source number is not below its target number."""
+
+
+class AttestationTargetMismatch(InvalidAttestation):
+    """The attested target is not the parent (or, from Fermi, one of the nearest ancestors) of the header."""
+
+
+class AttestationSourceMismatch(InvalidAttestation):
+    """The attested source is not the highest justified block at the parent."""
+
+
+class TooManyVoteBits(InvalidAttestation):
+    """More bits are set in voteAddressSet than there are validators."""
+
+
+class InvalidVoteAddress(InvalidAttestation):
+    """A set bit selects a validator whose BLS vote key does not decode (e.g. the all-zero key of one without)."""
+
+
+class NotEnoughVotes(InvalidAttestation):
+    """Fewer than ceil(2N/3) validators voted (or, assembling, fewer votes than that are at hand)."""
+
+
+class InvalidAggregateSignature(InvalidAttestation):
+    """The aggregated BLS signature does not verify over the VoteData hash with the selected keys."""
+
+
+class AttestationVoteMismatch(InvalidAttestation):
+    """Assembling: a vote's data is not the attested VoteData, or its key is not a validator's vote key."""
