@@ -241,7 +241,19 @@ def decode_attestation(raw: bytes) -> VoteAttestation:
             f"want RLP [voteAddressSet, 96-byte aggSignature, [source, hash, target, hash], "
             f"extra <= {MAX_ATTESTATION_EXTRA} bytes], have {encode_hex(raw[:16])}...: {exc}"
         ) from exc
+    if vote_set >= 2**64:  # BSC's ValidatorsBitSet is a uint64: a longer integer does not decode there
+        raise InvalidAttestation(f"want a uint64 voteAddressSet, have {vote_set:#x}")
     return VoteAttestation(vote_set, signature, source_number, source_hash, target_number, target_hash, extra)
+
+
+def encode_attestation(attestation: VoteAttestation) -> bytes:
+    """The RLP of a vote attestation, as it sits in extraData before the seal (decode_attestation's inverse)."""
+    a = attestation
+    return rlp.encode(
+        [a.vote_address_set, a.agg_signature, [a.source_number, a.source_hash, a.target_number, a.target_hash],
+         a.extra],
+        sedes=_ATTESTATION_SEDES,
+    )
 
 
 # --- seal ---
