@@ -134,8 +134,8 @@ def check_vote_rules(journal: Mapping[int, VoteData], vote: VoteData) -> None:
     """Raise DoubleVote or SurroundVote when signing `vote` would break BSC's rules 1 or 2.
 
     `journal` maps target number -> this key's earlier vote for it (BSC keeps the last 512 in an LRU). Rule 2 looks
-    back over targets in [max(source + 1, target - 256), target) for a larger source (the new vote would lie
-    inside it) and ahead over (target, target + 11] for a smaller source (the new vote would surround it).
+    back over targets in [max(source + 1, target - 256), target) for a larger source (the new vote would surround
+    that one) and ahead over (target, target + 11] for a smaller source (the new vote would lie inside it).
     """
     if vote.source_number >= vote.target_number:
         raise ValueError(f"want source < target, have vote {vote}")
