@@ -35,6 +35,7 @@ _G1 = G1Point()  # the generator
 _NEG_G1 = -_G1
 _IDENTITY_G1 = G1Point.identity()
 _CACHE_SIZE = 8192
+_KEY_CACHE_SIZE = 1024
 
 
 class BlsError(ValueError):
@@ -77,6 +78,7 @@ def sign(secret_key: bytes, message: bytes) -> bytes:
     return bytes((G2Point.hash_to_curve(bytes(message), DST) * _scalar(secret_key)).to_compressed_bytes())
 
 
+@lru_cache(maxsize=_KEY_CACHE_SIZE)  # validators' keys recur every block; decoding (subgroup check) is the cost
 def _public_point(public_key_bytes: bytes) -> G1Point | None:
     """The key as a G1 point, or None unless it decodes, lies in the subgroup and is not infinity (KeyValidate)."""
     if len(public_key_bytes) != PUBLIC_KEY_LEN:
@@ -100,7 +102,7 @@ def _signature_point(signature: bytes) -> G2Point | None:
 def key_decodes(public_key_bytes: bytes) -> bool:
     """Whether the bytes are a usable public key: BSC's bls.PublicKeyFromBytes succeeds (the all-zero key of a
     validator that never registered one does not)."""
-    return _public_point(public_key_bytes) is not None
+    return _public_point(bytes(public_key_bytes)) is not None
 
 
 def signature_decodes(signature: bytes) -> bool:
