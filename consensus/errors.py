@@ -178,3 +178,31 @@ class InvalidAggregateSignature(InvalidAttestation):
 
 class AttestationVoteMismatch(InvalidAttestation):
     """Assembling: a vote's data is not the attested VoteData, or its key is not a validator's vote key."""
+
+
+# --- the vote pool (votepool.py): why a vote was not taken in; the vote is dropped, the peer is not at fault
+# unless the vote was InvalidVote ---
+
+
+class VoteRejected(ConsensusError):
+    """A vote the pool does not take in."""
+
+
+class VoteOutOfRange(VoteRejected):
+    """The vote's target is not in (head - 256, head + 11]."""
+
+
+class DuplicateVote(VoteRejected):
+    """The pool already holds this exact vote envelope."""
+
+
+class TooManyVotesForBlock(VoteRejected):
+    """The pool already holds 21 votes (50 for a block not yet known) for the vote's target hash."""
+
+
+class VoteSourceMismatch(VoteRejected):
+    """The vote's source is not the justified block at its target (BSC's VerifyVote)."""
+
+
+class VoterNotValidator(VoteRejected):
+    """The vote's key is not the vote address of a validator in the snapshot at target - 1."""
