@@ -218,3 +218,25 @@ def test_registration_proof_refused(change):
     else:  # the IETF proof of possession (signature over the key) is not what StakeHub checks
         proof = reference.PopProve(int.from_bytes(SK_A, "big"))
     assert not votes.verify_registration_proof(operator, key, proof, chain_id)
+
+
+def test_devnet_and_dev_validators_get_distinct_vote_keys_with_proofs():
+    from node.accounts import dev_accounts
+    from node.devnet import validator_key
+
+    validator_keys = [validator_key(i) for i in range(4)] + [keys_of(dev_accounts(1)[0].private_key)]
+    vote_addresses = set()
+    for key in validator_keys:
+        secret = votes.vote_key_for(key.to_bytes())
+        address = bls.public_key(secret)
+        operator = key.public_key.to_canonical_address()
+        proof = votes.registration_proof(secret, operator, 714)
+        assert votes.verify_registration_proof(operator, address, proof, 714)
+        assert votes.vote_key_for(key.to_bytes()) == secret  # the same after a restart
+        vote_addresses.add(address)
+    assert len(vote_addresses) == 5
+
+
+def keys_of(private_key: bytes):
+    from eth_keys import keys
+    return keys.PrivateKey(private_key)
