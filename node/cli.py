@@ -25,6 +25,7 @@ from node.launch import add_listen_args
 from node.node import DB_DIR, Node, NodeError
 from rpc.registry import OPTIONAL_MODULES
 from rpc.frontproc import FrontProcess
+from rpc.ports import check_free
 from rpc.server import RpcServer
 
 GENESIS_COPY = "genesis.json"
@@ -83,6 +84,9 @@ def _add_run_args(run: argparse.ArgumentParser) -> None:
     add_listen_args(run)
     run.add_argument("--http.corsdomain", dest="http_cors", default=None, metavar="ORIGINS",
                      help="comma-separated browser origins allowed by CORS (default: * in dev mode, none otherwise)")
+    run.add_argument("--rpc.evmtimeout", dest="evm_timeout", type=float, default=5.0, metavar="S",
+                     help="seconds after which every JSON-RPC method that executes code (eth_call, eth_estimateGas, "
+                          "debug_traceCall ...) stops, as geth's flag (default: %(default)s)")
     run.add_argument("--http.api", dest="http_api", default=None, metavar="MODULES",
                      help="comma-separated API modules served over HTTP and WebSocket, as geth's --http.api: "
                           f"eth, net and web3 always, optional {', '.join(sorted(OPTIONAL_MODULES))} "
@@ -179,14 +183,14 @@ def run_config(args: argparse.Namespace) -> NodeConfig:
     config = NodeConfig(genesis=genesis, datadir=datadir, dev=dev, block_time=args.block_time, validator_key=key,
                         min_gas_price=args.gas_price, http_addr=args.http_addr, http_port=args.http_port,
                         http_cors=[o.strip() for o in args.http_cors.split(",") if o.strip()] if args.http_cors
-                        else None)
-    # read by rpc.registry.methods_for (NodeConfig has no field for it yet)
-    config.http_api = http_modules(args.http_api)
+                        else None, http_api=http_modules(args.http_api), evm_timeout=args.evm_timeout)
     return config
 
 
 def cmd_run(args: argparse.Namespace, front: FrontProcess | None = None) -> int:
     config = run_config(args)
+    if front is None:   # else node.launch bound the port already
+        check_free(config.http_addr, [(config.http_port, "--http.port")])
     config.datadir.mkdir(parents=True, exist_ok=True)
     if not (config.datadir / GENESIS_COPY).exists():
         shutil.copyfile(config.genesis, config.datadir / GENESIS_COPY)

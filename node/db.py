@@ -18,6 +18,8 @@ from eth.abc import AtomicWriteBatchAPI
 from eth.db.atomic import AtomicDBWriteBatch
 from eth.db.backends.base import BaseAtomicDB
 
+from node.datalock import DataDirLock
+
 _DELETED = None
 DEFAULT_MAP_SIZE = 1 << 40  # address space only: LMDB's file grows with the data (sparse)
 
@@ -28,13 +30,21 @@ class LmdbDB(BaseAtomicDB):
     def __init__(self, path: str | os.PathLike, *, map_size: int = DEFAULT_MAP_SIZE, readonly: bool = False):
         """`readonly`: a reader in another process (the JSON-RPC front) of a store the node's process writes."""
         self.path = Path(path)
+        self._datalock: DataDirLock | None = None
         if not readonly:
             self.path.mkdir(parents=True, exist_ok=True)
-        self._env = lmdb.open(
-            str(self.path), map_size=map_size, subdir=True, max_dbs=0, readonly=readonly,
-            # one process writes a data dir; metasync+sync keep every commit durable
-            lock=True, sync=True, metasync=True, readahead=False, max_readers=256,
-        )
+            # before anything is read or written: one writer per store (the data dir holds it in chaindata/)
+            self._datalock = DataDirLock(self.path, shown=self.path.parent)
+        try:
+            self._env = lmdb.open(
+                str(self.path), map_size=map_size, subdir=True, max_dbs=0, readonly=readonly,
+                # one process writes a data dir; metasync+sync keep every commit durable
+                lock=True, sync=True, metasync=True, readahead=False, max_readers=256,
+            )
+        except BaseException:
+            if self._datalock is not None:
+                self._datalock.release()
+            raise
         self._overlay: dict[bytes, bytes | None] = {}
         self._depth = 0
         self._writer: int | None = None
@@ -117,6 +127,9 @@ class LmdbDB(BaseAtomicDB):
 
     def close(self) -> None:
         self._env.close()
+        if self._datalock is not None:
+            self._datalock.release()
+            self._datalock = None
 
     def stats(self) -> dict:
         return dict(self._env.stat(), **self._env.info())

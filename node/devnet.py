@@ -30,6 +30,7 @@ from consensus.engine import header_ms
 from node.chain import ChainError, UnknownAncestor
 from node.clock import Clock, SimClock
 from node.config import REPO_GENESIS, NodeConfig
+from node.datalock import DataDirLock
 from node.node import Node
 
 log = logging.getLogger("smartchain.devnet")
@@ -70,6 +71,7 @@ class Transport:
 
     def __init__(self) -> None:
         self.members: list[Member] = []
+        self._lock: DataDirLock | None = None
         self._groups: list[set[int]] | None = None
 
     def connected(self, a: int, b: int) -> bool:
@@ -187,6 +189,7 @@ class Devnet:
     # -- lifecycle ---------------------------------------------------------------------------------------------------
     def start(self) -> Devnet:
         self.datadir.mkdir(parents=True, exist_ok=True)
+        self._lock = DataDirLock(self.datadir)   # before the genesis file is written: another devnet may run here
         genesis_file = self.datadir / "genesis.json"
         genesis_file.write_text(json.dumps(self.genesis, indent=2))
         try:
@@ -206,9 +209,16 @@ class Devnet:
         return self
 
     def stop(self) -> None:
+        # every producer first: a producer still sealing hands its block to the other nodes, whose stores must
+        # still be open
+        for member in self.members:
+            member.node.producer.stop()
         for member in self.members:
             member.node.stop()
         self.members.clear()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         if self._own_dir:
             shutil.rmtree(self.datadir, ignore_errors=True)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from eth_utils import to_checksum_address
 
 from node.devnet import Devnet
+from rpc.ports import check_free
 from rpc.server import RpcServer
 
 
@@ -38,6 +39,9 @@ def add_parser(sub) -> None:
 def cmd_devnet(args: argparse.Namespace) -> int:
     if args.validators < 1 or args.standby < 0:
         raise ValueError("--validators must be at least 1 and --standby at least 0")
+    nodes = args.validators + args.standby
+    check_free(args.http_addr, [(args.http_port + i, f"JSON-RPC port of node {i} (--http.port + {i})")
+                                for i in range(nodes)])
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

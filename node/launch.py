@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from rpc.frontproc import FrontProcess
+from rpc.ports import check_free
 
 
 def add_listen_args(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +40,7 @@ def early_front(argv: list[str]) -> FrontProcess | None:
         args, _ = parser.parse_known_args(argv[1:] if argv and argv[0] == "run" else argv)
     except (argparse.ArgumentError, SystemExit):   # a malformed value: node.cli reports it
         return None
+    check_free(args.http_addr, [(args.http_port, "--http.port")])
     return FrontProcess(args.http_addr, args.http_port).start() if args.rpc_front else None
 
 

@@ -43,6 +43,13 @@ class ParseError(RpcError):
     code = -32700
 
 
+class ServerShuttingDown(RpcError):
+    """The node behind the JSON-RPC front process has stopped; the front answers this until it exits."""
+
+    def __init__(self):
+        super().__init__("server is shutting down")
+
+
 class InvalidRequest(RpcError):
     """Not a request object: wrong version, bad id, empty or oversize batch."""
 

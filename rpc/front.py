@@ -31,6 +31,8 @@ from node.db import LmdbDB
 from node.genesis import ChainConfig, load_genesis
 from node.txvalidation import decode, recover_sender
 from rpc import link
+from rpc.httplog import HTTP_LOG
+from rpc.errors import ServerShuttingDown
 from rpc.params import loads
 from rpc.registry import INLINE, METHODS as NODE_METHODS, Context, bind
 from rpc.server import (BODY_LIMIT, FILTERS, METHODS, NODE, ORIGINS, SOCKETS, answer_call, close_websockets, cors, dumps,
@@ -138,22 +140,37 @@ async def _http(request: web.Request) -> web.Response:
 
 
 async def answer(app: web.Application, body: bytes) -> str | None:
-    """A request body's JSON answer: answered here, or by the node."""
+    """A request body's JSON answer: answered here, or by the node (if the node has gone, every call in it is
+    answered with SHUTTING_DOWN until this process exits)."""
     try:
         message = loads(body)
     except (ValueError, UnicodeDecodeError):
         return await handle_payload(app, body)   # the parse error, as the node words it
     name = message.get("method") if isinstance(message, dict) else None
-    if isinstance(name, str):
-        if name in app[METHODS]:
-            result = await answer_call(app, Context(app[NODE], None), message)
-            return None if result is None else dumps(result)
-        if name == "eth_sendRawTransaction":
-            result = await _send_raw(app, message)
-            if result is not None:
-                return dumps(result)
-    frame = await app[NODE_LINK].request({"h": body.decode(json.detect_encoding(body), "surrogatepass")})
+    try:
+        if isinstance(name, str):
+            if name in app[METHODS]:
+                result = await answer_call(app, Context(app[NODE], None), message)
+                return None if result is None else dumps(result)
+            if name == "eth_sendRawTransaction":
+                result = await _send_raw(app, message)
+                if result is not None:
+                    return dumps(result)
+        frame = await app[NODE_LINK].request({"h": body.decode(json.detect_encoding(body), "surrogatepass")})
+    except ConnectionError:
+        return shutting_down(message)
     return frame["t"]
+
+
+def shutting_down(message) -> str | None:
+    """The answer to `message` (a call or a batch) once the node has stopped: each call gets SHUTTING_DOWN."""
+    calls = message if isinstance(message, list) else [message]
+    answers = [{"jsonrpc": "2.0", "id": call.get("id") if isinstance(call, dict) and valid_id(call.get("id")) else None,
+                "error": ServerShuttingDown().to_json()}
+               for call in calls if not isinstance(call, dict) or "id" in call]
+    if not answers:
+        return None
+    return dumps(answers if isinstance(message, list) else answers[0])
 
 
 async def _send_raw(app: web.Application, message: dict) -> dict | None:
@@ -233,7 +250,7 @@ async def serve(listener: socket.socket, link_sock: socket.socket) -> int:
     chain_config = load_genesis(go["genesis"])
     db = LmdbDB(go["db"], readonly=True)
     app = create_front_app(ReadNode(Chain(db, chain_config), chain_config), node_link, go["origins"])
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, logger=HTTP_LOG)
     await runner.setup()
     await web.SockSite(runner, listener).start()
     node_link.send({"ready": True})

@@ -24,6 +24,7 @@ from rpc import filters
 from rpc.endpoint import Endpoint
 from rpc.errors import InvalidRequest, ParseError, RpcError, to_rpc_error
 from rpc.filters import FilterManager
+from rpc.httplog import HTTP_LOG
 from rpc.params import loads
 from rpc.registry import Context, lookup, methods_for
 from rpc.subscriptions import Connection, Hub
@@ -102,8 +103,8 @@ async def handle_payload(app: web.Application, payload: bytes | str,
     context = context or Context(app[NODE], app[FILTERS])
     try:
         message = loads(payload)  # depth-limited: CPython's parser would overflow the C stack on deep nesting
-    except (ValueError, UnicodeDecodeError) as exc:
-        return dumps(_answer(None, error=ParseError(f"parse error: {exc}")))
+    except (ValueError, UnicodeDecodeError):   # geth's words, not the parser's
+        return dumps(_answer(None, error=ParseError("parse error")))
     if not isinstance(message, list):
         answer = await answer_call(app, context, message)
         return None if answer is None else dumps(answer)
@@ -150,22 +151,29 @@ async def _http(request: web.Request) -> web.Response:
 
 
 async def read_body(request: web.Request) -> bytes | web.Response:
-    """The request body, or geth's 413 answer when it is over BODY_LIMIT."""
+    """The request body, or the answer to give instead: geth's 413 when it is over BODY_LIMIT (declared, sent
+    chunked, or inflated from gzip), 400 when it cannot be read as sent (a broken gzip or chunked encoding)."""
     if request.content_length is not None and request.content_length > BODY_LIMIT:
-        return _too_large(request.content_length)
+        return _too_large(f"{request.content_length}>{BODY_LIMIT}")
     try:
         return await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        return _too_large(exc.actual_size)
+    except web.HTTPRequestEntityTooLarge:   # no size known: chunked, or compressed
+        return _too_large(f">{BODY_LIMIT}")
+    except web.RequestPayloadError as exc:
+        cause = exc.__cause__ or exc   # aiohttp's ContentEncodingError, TransferEncodingError ...
+        return _error_response(400, InvalidRequest(f"invalid request body: {getattr(cause, 'message', cause)}"))
 
 
 def json_response(text: str | None) -> web.Response:
     return web.Response(text=text or "", content_type="application/json")
 
 
-def _too_large(size: int) -> web.Response:
-    error = InvalidRequest(f"content length too large ({size}>{BODY_LIMIT})")
-    return web.Response(status=413, text=dumps(_answer(None, error=error)), content_type="application/json")
+def _too_large(sizes: str) -> web.Response:
+    return _error_response(413, InvalidRequest(f"content length too large ({sizes})"))
+
+
+def _error_response(status: int, error: RpcError) -> web.Response:
+    return web.Response(status=status, text=dumps(_answer(None, error=error)), content_type="application/json")
 
 
 # -- CORS --
@@ -280,7 +288,7 @@ class RpcServer(Endpoint):
     def _run(self, ready: threading.Event) -> None:
         loop = self._loop = asyncio.new_event_loop()
         self.app = create_app(self.node, self.cors_origins, self.filter_timeout)
-        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0, logger=HTTP_LOG)
         try:
             loop.run_until_complete(runner.setup())
             loop.run_until_complete(self._open(runner))

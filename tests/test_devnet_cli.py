@@ -54,3 +54,31 @@ def test_devnet_command_serves_every_validator_on_one_chain(tmp_path):
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err[-2000:]
+
+
+def test_a_taken_port_is_a_clean_error_before_anything_starts(tmp_path):
+    base = free_ports(4)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 1))
+        taken.listen()
+        proc = subprocess.run([str(SMARTCHAIN), "devnet", "--validators", "4", "--http.port", str(base),
+                               "--datadir", str(tmp_path / "net")],
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert f"127.0.0.1:{base + 1}" in proc.stderr and "node 1" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "net").exists()   # nothing was started
+
+
+def test_devnet_stops_every_producer_before_any_store(tmp_path, caplog):
+    """Stopping a real-time devnet while its validators seal: no producer or listener touches a closed store."""
+    from node.devnet import Devnet
+    for round_ in range(3):
+        with Devnet(4, realtime=True, datadir=tmp_path / f"net{round_}", block_time=0.05, period=0) as net:
+            deadline = time.time() + 20
+            while min(n.chain.head.block_number for n in net.nodes) < 3 and time.time() < deadline:
+                time.sleep(0.01)
+            assert min(n.chain.head.block_number for n in net.nodes) >= 3
+        assert all(n.db is None for n in net.nodes)
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert not errors, [r.getMessage() for r in errors]
