@@ -184,3 +184,34 @@ def test_negative_is_refused_at_its_step(name):
     step = next(error for prefix, error in FAILS_AT.items() if negative["failsAt"].startswith(prefix))
     with pytest.raises(step):
         attestation.verify_votes(att, validator_sets()[negative["validatorSet"]])
+
+
+def test_localnet_run_through_the_snapshots():
+    # The wiring the engine will do: each attestation checked against the set of the snapshot at target - 1, with
+    # the snapshots built by consensus/snapshot.py from the real headers (seals recovered, the set announced by
+    # epoch block 1000 taking over after block 1002 with its turn length 6). Seeded after block 999 with the set
+    # of epoch 500, which is the same set with turn length 1.
+    from test_header_vectors import build_header
+
+    from consensus.snapshot import Snapshot
+
+    run = [v for v in data()["vectors"] if v["name"].startswith("bsc-localnet9999-") and v["number"] >= 1000]
+    first = run[0]
+    snap = Snapshot(chain_id=9999, epoch_length=500, number=999, hash=decode_hex(first["header"]["parentHash"]),
+                    validators=validator_sets()["bsc-localnet-500"], turn_length=1)
+    sets = {998: snap.validators, 999: snap.validators}  # block 1000 attests 999: the set at 998, the same one
+    turns = {}
+    finality = None
+    for vector in run:
+        header = build_header(vector["header"])
+        assert header.hash == decode_hex(vector["hash"])
+        att = read_attestation(vector)
+        justified = attestation.justified_at(finality, bytes(32)) if finality else (att.source_number, att.source_hash)
+        attestation.verify(att, justified=justified, ancestors=[(snap.number, snap.hash)],
+                           validators=lambda number, _hash: sets[number - 1])
+        finality = attestation.update(finality, att, header.block_number, header.parent_hash)
+        snap = snap.apply([header])
+        sets[snap.number], turns[snap.number] = snap.validators, snap.turn_length
+    assert (turns[1001], turns[1002]) == (1, 6)
+    want = run[-1]["attestationCheck"]["snapshotAfter"]
+    assert (finality.justified[0], finality.finalized[0]) == (want["justifiedNumber"], want["finalizedNumber"])
