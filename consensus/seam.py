@@ -22,7 +22,6 @@ from eth_utils.toolz import merge
 from consensus.engine import PosaEngine
 from consensus.header import DIFF_IN_TURN
 from consensus.system import SYSTEM_ADDRESS, SYSTEM_PRECOMPILES, pay_undistributed_fees
-from node.statedb import BatchedAccountDB
 
 # epoch extraData carries up to hundreds of validators with BLS keys; py-evm's default cap is 32 bytes
 EXTRA_DATA_MAX_BYTES = 1 << 16
@@ -127,10 +126,9 @@ class _DifficultyRandao:
         return self.execution_context.difficulty.to_bytes(32, "big")
 
 
+# the account db stays py-evm's here; the node configures its own on every VM it runs (node/chain/forks.py)
 ParliaState = type("ParliaState", (_DifficultyRandao, PragueState), {
-    "computation_class": ParliaComputation, "transaction_executor_class": ParliaTransactionExecutor,
-    # py-evm's account db with each block's trie changes applied in one pass: same roots (node/statedb.py)
-    "account_db_class": BatchedAccountDB})
+    "computation_class": ParliaComputation, "transaction_executor_class": ParliaTransactionExecutor})
 
 
 def parlia_vm_class(base: Type[PragueVM] = PragueVM) -> Type[PragueVM]:

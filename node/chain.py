@@ -33,7 +33,7 @@ from trie import HexaryTrie
 from consensus import system
 from consensus.engine import HeaderFields, ParliaParams, PosaEngine
 from consensus.errors import ConsensusError
-from consensus.seam import context_class_for, parlia_vm_class
+from consensus.seam import context_class_for
 from node.db import LmdbDB
 from node.ethengine import EthereumEngine
 from node.evmchain import RunningHeader, ScheduledChain
@@ -105,7 +105,7 @@ class Chain:
                 ParliaParams(config.chain_id, config.parlia.period, config.parlia.epoch, config.genesis_validators),
                 header_by_hash=self.header_by_hash, db=db,
                 election=lambda parent: system.epoch_set(self.py.get_vm(parent).state))
-            self.schedule = ForkSchedule.single(parlia_vm_class())
+            self.schedule = ForkSchedule.parlia()
             context_class = context_class_for(self.engine)
         else:
             self.schedule = ForkSchedule.from_config(config)

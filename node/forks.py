@@ -19,6 +19,7 @@ from eth.vm.forks import (ArrowGlacierVM, BerlinVM, ByzantiumVM, CancunVM, Const
                           GrayGlacierVM, HomesteadVM, IstanbulVM, LondonVM, MuirGlacierVM, ParisVM, PetersburgVM,
                           PragueVM, ShanghaiVM, SpuriousDragonVM, TangerineWhistleVM)
 
+from consensus.seam import parlia_vm_class
 from node import blobgas
 from node.genesis import BlobParams, ChainConfig
 from node.statedb import BatchedAccountDB
@@ -84,6 +85,11 @@ class ForkSchedule:
     def single(cls, vm_class: Type[VirtualMachineAPI], name: str = "prague") -> "ForkSchedule":
         """One VM from block 0 and time 0 (the Parlia devnet: every fork through Prague at genesis)."""
         return cls((Fork(name, vm_class, block=0, time=0),))
+
+    @classmethod
+    def parlia(cls) -> "ForkSchedule":
+        """Parlia's Prague VM (consensus/seam.py) from genesis, as the node runs it."""
+        return cls.single(_node_vm(parlia_vm_class()))
 
     @classmethod
     def from_config(cls, config: ChainConfig) -> "ForkSchedule":

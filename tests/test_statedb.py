@@ -11,8 +11,7 @@ from eth.db.atomic import AtomicDB
 from eth.rlp.accounts import Account
 from eth_utils import keccak, to_checksum_address
 
-import consensus.seam
-from node import evmchain
+from node import evmchain, forks
 from chainkit import calldata, deploy_token_raw, sign
 from node.accounts import dev_accounts
 from node.clock import SimClock
@@ -101,7 +100,7 @@ def test_same_blocks_as_py_evms_account_db(tmp_path, monkeypatch):
 
     ours, our_receipts, our_class = _run(tmp_path / "ours", genesis)
     with monkeypatch.context() as patch:
-        patch.setattr(consensus.seam.ParliaState, "account_db_class", AccountDB)
+        patch.setattr(forks, "BatchedAccountDB", AccountDB)   # the account db the node configures on its VMs
         # and build_block's header made by py-evm's add_receipt_to_header after each transaction (the path kept for
         # VMs before Byzantium) instead of one header update per block
         patch.setattr(evmchain, "ByzantiumVM", _NotByzantium)
@@ -136,7 +135,7 @@ def test_every_vm_of_the_node_uses_it(genesis, tmp_path):
         genesis.write_text(json.dumps(config))
     chain_config = load_genesis(genesis)
     if chain_config.is_parlia:
-        vm_classes = [consensus.seam.parlia_vm_class()]
+        vm_classes = [fork.vm_class for fork in ForkSchedule.parlia().forks]
     else:
         vm_classes = [fork.vm_class for fork in ForkSchedule.from_config(chain_config).forks]
     assert len(vm_classes) >= 1
