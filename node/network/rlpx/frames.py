@@ -93,18 +93,20 @@ class FrameCodec:
         frame_mac = self._seal(self._egress, self._egress.digest()[:16])
         return header_ct + header_mac + frame_ct + frame_mac
 
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        """The whole messages completed by `data`, in order. Any error leaves the codec failed for good."""
+    def feed(self, data: bytes, max_messages: int | None = None) -> list[tuple[int, bytes]]:
+        """The whole messages completed by `data`, in order. With `max_messages`, later frames stay buffered for the
+        next call (so a caller can switch snappy on right after the Hello). Any error leaves the codec failed."""
         if self._failed is not None:
             raise self._failed
         self._buffer += data
         out: list[tuple[int, bytes]] = []
         try:
-            while True:
+            while max_messages is None or len(out) < max_messages:
                 message = self._next()
                 if message is None:
                     return out
                 out.append(message)
+            return out
         except Exception as exc:
             self._failed = exc
             raise
