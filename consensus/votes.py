@@ -11,18 +11,19 @@ Everything here is pure: the journal of earlier votes is a mapping the caller ke
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import rlp
 from eth_utils import encode_hex, keccak
-from rlp.sedes import Binary, List, big_endian_int
+from rlp.sedes import Binary, CountableList, List, big_endian_int
 
 from consensus import bls
 from consensus.errors import DoubleVote, InvalidVote, SurroundVote
 
 MALICIOUS_VOTE_SLASH_SCOPE = 256  # BSC maliciousVoteSlashScope: how far back rule 2 looks
 UPPER_LIMIT_OF_VOTE_BLOCK_NUMBER = 11  # BSC upperLimitOfVoteBlockNumber: how far ahead rule 2 looks
+JOURNAL_CAPACITY = 512  # BSC maxSizeOfRecentEntry: votes a key remembers
 VOTE_DEADLINE_SLACK_MS = 50  # BSC: skip a vote when now + 50 ms is past head + depth * block interval
 
 _HASH = Binary.fixed_length(32)
@@ -153,6 +154,52 @@ def check_vote_rules(journal: Mapping[int, VoteData], vote: VoteData) -> None:
         other = journal.get(number)
         if other is not None and other.source_number < vote.source_number:
             raise SurroundVote(f"vote {vote} would lie inside earlier vote {other}")
+
+
+class VoteJournal:
+    """One key's recent votes by target number, checked before each new vote (BSC's vote journal, 512 entries).
+
+    Pure: `encode` gives the bytes to persist (beside the vote key, written before the vote leaves the node) and
+    `decode` restores them at start, so a restart cannot sign a second vote for a target already voted for.
+    """
+
+    def __init__(self, capacity: int = JOURNAL_CAPACITY, votes: Iterable[VoteData] = ()):
+        self.capacity = capacity
+        self._votes: dict[int, VoteData] = {}
+        for vote in votes:
+            self._remember(vote)
+
+    def check(self, vote: VoteData) -> None:
+        """Raise DoubleVote or SurroundVote when `vote` breaks the rules against this journal."""
+        check_vote_rules(self._votes, vote)
+
+    def record(self, vote: VoteData) -> None:
+        """Check `vote`, then keep it (the caller persists `encode()` before sending the vote)."""
+        self.check(vote)
+        self._remember(vote)
+
+    def _remember(self, vote: VoteData) -> None:
+        self._votes[vote.target_number] = vote
+        while len(self._votes) > self.capacity:  # forget the oldest entry, as BSC's LRU does
+            del self._votes[next(iter(self._votes))]
+
+    def latest(self) -> VoteData | None:
+        return self._votes[max(self._votes)] if self._votes else None
+
+    def __len__(self) -> int:
+        return len(self._votes)
+
+    def encode(self) -> bytes:
+        return rlp.encode([v.as_list() for v in self._votes.values()],  # oldest first: decode keeps the order
+                          sedes=CountableList(VOTE_DATA_SEDES))
+
+    @classmethod
+    def decode(cls, raw: bytes, capacity: int = JOURNAL_CAPACITY) -> VoteJournal:
+        try:
+            items = rlp.decode(raw, sedes=CountableList(VOTE_DATA_SEDES))
+        except rlp.RLPException as exc:
+            raise InvalidVote(f"want an RLP list of VoteData as the vote journal, have {len(raw)} bytes: {exc}") from exc
+        return cls(capacity, (VoteData(*item) for item in items))
 
 
 def is_double_vote(a: VoteData, b: VoteData) -> bool:

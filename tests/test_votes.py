@@ -240,3 +240,31 @@ def test_devnet_and_dev_validators_get_distinct_vote_keys_with_proofs():
 def keys_of(private_key: bytes):
     from eth_keys import keys
     return keys.PrivateKey(private_key)
+
+
+def test_journal_refuses_after_a_restart():
+    journal = votes.VoteJournal()
+    for target in range(10, 20):
+        journal.record(vd(target - 1, target))
+    assert len(journal) == 10 and journal.latest() == vd(18, 19)
+    restored = votes.VoteJournal.decode(journal.encode())
+    assert restored.latest() == vd(18, 19) and len(restored) == 10
+    with pytest.raises(DoubleVote):
+        restored.record(VoteData(18, h(18), 19, h(1900)))  # another block at height 19
+    with pytest.raises(SurroundVote):
+        restored.record(vd(5, 25))  # surrounds 18->19
+    restored.record(vd(19, 20))
+    assert restored.latest() == vd(19, 20)
+
+
+def test_journal_keeps_its_capacity():
+    journal = votes.VoteJournal(capacity=3)
+    for target in range(1, 6):
+        journal.record(vd(target - 1, target))
+    assert len(journal) == 3
+    journal.record(vd(0, 2))  # target 2 was forgotten: BSC's journal has the same horizon
+    assert len(journal) == 3 and journal.latest() == vd(4, 5)
+    with pytest.raises(DoubleVote):
+        journal.record(vd(1, 2))  # the newest entry is kept, the oldest (target 3) went
+    with pytest.raises(InvalidVote):
+        votes.VoteJournal.decode(b"\x01\x02")
