@@ -56,7 +56,7 @@ class ChainTypes:
     def block_items(block: BlockAPI) -> list:
         return type(block).serialize(block)
 
-    # -- transactions and receipts --------------------------------------------------------------------------------------
+    # -- transactions and receipts -------------------------------------------------------------------------------------
     def transaction_from_item(self, item: Any) -> SignedTransactionAPI:
         return self.transaction_builder.deserialize(item)
 
