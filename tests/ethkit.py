@@ -12,6 +12,11 @@ from eth_utils import keccak, to_checksum_address
 
 from chainkit import CHAIN_ID, GWEI, calldata, deploy_token_raw, sign
 from node.config import NodeConfig
+from node.network.eth.messages import (BlockBodies, BlockBody, BlockHeaders, GetBlockBodies, GetBlockHeaders,
+                                       GetPooledTransactions, GetReceipts, NewBlock, NewBlockHashes,
+                                       NewPooledTransactionHashes, PooledTransactions, Receipts, Status,
+                                       Transactions, UpgradeStatus)
+from node.network.forkid import ForkId
 from node.node import Node
 
 EMPTY_BLOCKS = 5
@@ -49,3 +54,28 @@ def chain_node(datadir: Path) -> Iterator[Node]:
     with Node(NodeConfig(datadir=datadir, produce=False)) as node:
         build_chain(node)
         yield node
+
+
+def every_message(chain) -> list:
+    """One or more of every eth message, made of the kit chain's blocks 1-3, transactions and receipts."""
+    blocks = [chain.block_by_number(n) for n in range(1, 4)]
+    txs = tuple(tx for block in blocks for tx in block.transactions)
+    td = chain.chaindb.get_score(blocks[0].hash)
+    return [
+        Status(68, 714, td, blocks[2].hash, chain.genesis_hash, ForkId(b"\x01\x02\x03\x04", 0)),
+        UpgradeStatus(), UpgradeStatus(True),
+        NewBlockHashes(tuple((b.hash, b.number) for b in blocks)),
+        Transactions(txs),
+        GetBlockHeaders(7, blocks[0].hash, 3, 1, True), GetBlockHeaders(2**64 - 1, 0, 1024, 0, False),
+        BlockHeaders(7, tuple(b.header for b in blocks)),
+        GetBlockBodies(8, tuple(b.hash for b in blocks)),
+        BlockBodies(8, tuple(BlockBody.of(b) for b in blocks)),
+        NewBlock(blocks[0], td), NewBlock(blocks[1], td + 2, sidecars=[[b"\x01"]]),
+        NewBlock(blocks[2], td + 4, sidecars=[], access_list=[b"\x02", [b"\x03"]]),
+        NewPooledTransactionHashes(bytes(tx.type_id or 0 for tx in txs),
+                                   tuple(len(rlp.encode(tx)) for tx in txs), tuple(tx.hash for tx in txs)),
+        GetPooledTransactions(9, tuple(tx.hash for tx in txs)),
+        PooledTransactions(9, txs),
+        GetReceipts(10, tuple(b.hash for b in blocks)),
+        Receipts(10, tuple(tuple(chain.receipts(b.header)) for b in blocks)),
+    ]

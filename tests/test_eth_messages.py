@@ -2,17 +2,16 @@
 round-tripping over our own chain's py-evm objects, and the named errors of bad messages."""
 import rlp
 import pytest
-from eth.abc import BlockAPI
 
-from ethkit import chain_node
+from ethkit import chain_node, every_message
 from node.forks import ForkSchedule
 from node.genesis import parse_genesis
 from node.network.eth import codec, protocol as p
 from node.network.eth.chaintypes import ChainTypes
 from node.network.eth.messages import (MESSAGES, BlockBodies, BlockBody, BlockHeaders, GetBlockBodies,
                                        GetBlockHeaders, GetPooledTransactions, GetReceipts, NewBlock,
-                                       NewBlockHashes, NewPooledTransactionHashes, PooledTransactions, Receipts,
-                                       Status, Transactions, UpgradeStatus)
+                                       NewPooledTransactionHashes, PooledTransactions, Receipts, Status,
+                                       Transactions, UpgradeStatus)
 from node.network.forkid import ForkId
 
 DEADC0DE = bytes(28) + bytes.fromhex("deadc0de")
@@ -98,30 +97,6 @@ def test_status_encoding_by_hand(frontier_types):
 def node(tmp_path_factory):
     with chain_node(tmp_path_factory.mktemp("chain")) as n:
         yield n
-
-
-def every_message(chain) -> list:
-    blocks: list[BlockAPI] = [chain.block_by_number(n) for n in range(1, 4)]
-    txs = tuple(tx for block in blocks for tx in block.transactions)
-    td = chain.chaindb.get_score(blocks[0].hash)
-    return [
-        Status(68, 714, td, blocks[2].hash, chain.genesis_hash, ForkId(b"\x01\x02\x03\x04", 0)),
-        UpgradeStatus(), UpgradeStatus(True),
-        NewBlockHashes(tuple((b.hash, b.number) for b in blocks)),
-        Transactions(txs),
-        GetBlockHeaders(7, blocks[0].hash, 3, 1, True), GetBlockHeaders(2**64 - 1, 0, 1024, 0, False),
-        BlockHeaders(7, tuple(b.header for b in blocks)),
-        GetBlockBodies(8, tuple(b.hash for b in blocks)),
-        BlockBodies(8, tuple(BlockBody.of(b) for b in blocks)),
-        NewBlock(blocks[0], td), NewBlock(blocks[1], td + 2, sidecars=[[b"\x01"]]),
-        NewBlock(blocks[2], td + 4, sidecars=[], access_list=[b"\x02", [b"\x03"]]),
-        NewPooledTransactionHashes(bytes(tx.type_id or 0 for tx in txs),
-                                   tuple(len(rlp.encode(tx)) for tx in txs), tuple(tx.hash for tx in txs)),
-        GetPooledTransactions(9, tuple(tx.hash for tx in txs)),
-        PooledTransactions(9, txs),
-        GetReceipts(10, tuple(b.hash for b in blocks)),
-        Receipts(10, tuple(tuple(chain.receipts(b.header)) for b in blocks)),
-    ]
 
 
 def test_every_message_round_trips_over_our_chain(node):
