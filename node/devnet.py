@@ -198,8 +198,7 @@ class Devnet:
                                     validator_key=key.to_bytes(), produce=self.realtime, block_time=self.block_time)
                 node = Node(config, clock=self.clock).start()
                 member = Member(i, node, self.transport)
-                node.producer.listeners.append(self._broadcaster(member))
-                node.pool.on_pending.append(self._gossip(member))
+                node.subscribe(on_block=self._broadcaster(member), on_pending=self._gossip(member))
                 self.members.append(member)
                 self.transport.members.append(member)
         except BaseException:

@@ -5,8 +5,9 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
-from eth.abc import BlockAPI
+from eth.abc import BlockAPI, SignedTransactionAPI
 from eth_keys import keys
 
 from node.accounts import DevAccount, dev_accounts, load_key
@@ -16,7 +17,7 @@ from node.config import NodeConfig
 from node.db import LmdbDB
 from node.devtools import DevTools
 from node.genesis import load_genesis
-from node.producer import Producer
+from node.producer import BlockListener, Producer
 from node.txpool import PoolConfig, TxPool
 
 log = logging.getLogger("smartchain.node")
@@ -99,6 +100,24 @@ class Node:
         if self.config.dev:
             return keys.PrivateKey(self.accounts[0].private_key)
         raise NodeError(f"no validator key: pass --validator-key, put one in {key_file}, or run with --dev")
+
+    # -- events: what RPC's filters and subscriptions, and the peers, hear of the node ---------------------------------
+    def subscribe(self, on_block: BlockListener | None = None, on_removed: Callable[[BlockAPI], None] | None = None,
+                  on_pending: Callable[[SignedTransactionAPI], None] | None = None) -> Callable[[], None]:
+        """Hear each block that joins the canonical chain (with its receipts), each block a reorg takes off it (oldest
+        first) and each transaction that becomes pending, on the thread that made the event; returns the function
+        that stops them. A listener must not block: the producer and the pool wait for it."""
+        pairs = [(listeners, fn) for listeners, fn in ((self.producer.listeners, on_block),
+                                                       (self.producer.removed_listeners, on_removed),
+                                                       (self.pool.on_pending, on_pending)) if fn is not None]
+        for listeners, fn in pairs:
+            listeners.append(fn)
+
+        def unsubscribe() -> None:
+            for listeners, fn in pairs:
+                if fn in listeners:
+                    listeners.remove(fn)
+        return unsubscribe
 
     # -- conveniences for tests, the CLI and dev RPC methods ------------------------------------------------------------
     def send_raw_transaction(self, raw: bytes, sender: bytes | None = None) -> bytes:

@@ -3,7 +3,7 @@ eth_newPendingTransactionFilter, then eth_getFilterChanges, eth_getFilterLogs an
 
 Block and log filters keep a cursor, the last block number they reported, and read the blocks after it from the
 chain when polled: a poll sees every block the chain has when the poll runs, however the block arrived, and nothing
-is held between polls. Pending-transaction filters are fed by the pool's `on_pending` listeners (on any thread) into
+is held between polls. Pending-transaction filters are fed by the node's pending-transaction events (on any thread) into
 queues of at most PENDING_LIMIT transactions. A filter not polled with eth_getFilterChanges within `timeout` seconds
 (geth: 5 minutes) is removed; then, as for an id never issued, the answer is -32000 `filter not found`.
 Ids are geth's rpc.NewID: 16 random bytes written as a hex quantity (no leading zeros).
@@ -95,13 +95,13 @@ class FilterManager:
         self.clock = clock
         self._filters: dict[str, _Filter] = {}
         self._lock = threading.Lock()
+        self._unsubscribe: Callable[[], None] = lambda: None
 
     def start(self) -> None:
-        self.node.pool.on_pending.append(self._on_pending)
+        self._unsubscribe = self.node.subscribe(on_pending=self._on_pending)
 
     def stop(self) -> None:
-        if self._on_pending in self.node.pool.on_pending:
-            self.node.pool.on_pending.remove(self._on_pending)
+        self._unsubscribe()
         with self._lock:
             self._filters.clear()
 

@@ -1,9 +1,8 @@
 """eth_subscribe over WebSocket: newHeads, logs and newPendingTransactions, as geth's eth/filters and rpc packages
 serve them, and eth_unsubscribe.
 
-A `Hub` (one per app) hears the node: `producer.listeners` after each new block (`removed_listeners` for each block
-a reorg drops), `pool.on_pending` for each newly
-pending transaction. The listeners only queue the event, so the producer never waits on a client; the hub's own
+A `Hub` (one per app) hears the node's events (`Node.subscribe`): each new block, each block a reorg drops, each
+newly pending transaction. The listeners only queue the event, so the producer never waits on a client; the hub's own
 thread works out what each subscription reports (geth's header JSON, each matching log via rpc.logs, a hash or a
 whole transaction) and hands it to the subscription's `Connection` with `loop.call_soon_threadsafe`.
 A Connection is one WebSocket: its subscriptions and one outbox, written in order by one task. As geth's notifier,
@@ -155,20 +154,15 @@ class Hub:
         self._lock = threading.Lock()
         self._events: queue.Queue = queue.Queue(EVENT_LIMIT)
         self._thread: threading.Thread | None = None
+        self._unsubscribe: Callable[[], None] = lambda: None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="rpc-subscriptions", daemon=True)
         self._thread.start()
-        self.node.producer.listeners.append(self._on_block)
-        self.node.producer.removed_listeners.append(self._on_removed)
-        self.node.pool.on_pending.append(self._on_pending)
+        self._unsubscribe = self.node.subscribe(self._on_block, self._on_removed, self._on_pending)
 
     def stop(self) -> None:
-        for listeners, listener in ((self.node.producer.listeners, self._on_block),
-                                    (self.node.producer.removed_listeners, self._on_removed),
-                                    (self.node.pool.on_pending, self._on_pending)):
-            if listener in listeners:
-                listeners.remove(listener)
+        self._unsubscribe()
         if self._thread is not None:
             self._events.put(None)
             self._thread.join(timeout=10)

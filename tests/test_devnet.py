@@ -95,7 +95,7 @@ def test_a_partition_of_7_then_heal_converges_on_the_heavier_chain():
         assert net.heads() == {majority_head}
         net.run(3)
         assert_converged(net)
-        assert not any(m.rejected for m in net.members)
+        assert not any(m.rejected for m in net.members), [m.rejected for m in net.members]
 
 
 def test_double_sign_gives_two_headers_of_one_validator_at_one_height():
@@ -140,4 +140,4 @@ def test_real_time_devnet_produces_and_agrees():
         assert len(set(scores)) == 1
         if len(net.heads()) == 1:
             assert_converged(net)
-        assert not any(m.rejected for m in net.members)
+        assert not any(m.rejected for m in net.members), [m.rejected for m in net.members]

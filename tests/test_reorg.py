@@ -30,7 +30,7 @@ def test_a_heavier_chain_from_a_peer_replaces_ours_and_returns_dropped_transacti
     mine_only = a.send_raw_transaction(sign(alice, 0, bob.address, 10**18))
     a_blocks = a.mine(2)
     removed = []
-    a.producer.removed_listeners.append(removed.append)
+    a.subscribe(on_removed=removed.append)
 
     b.send_raw_transaction(sign(carol, 0, bob.address, 5))
     b_blocks = b.mine(3)
