@@ -124,3 +124,11 @@ def test_enode_missing_port() -> None:
     pub = public_key(new_private_key()).hex()
     with pytest.raises(NodeKeyError, match="missing port"):
         parse_enode(f"enode://{pub}@1.2.3.4")
+
+
+def test_hello_with_zero_byte_port_is_accepted() -> None:
+    """@ethereumjs/devp2p encodes listen port 0 as 0x00 (a non-canonical integer): read it, do not refuse."""
+    node_id = public_key(new_private_key())
+    payload = rlp.encode([5, b"ethereumjs-devp2p", [[b"eth", 68]], b"\x00", node_id])
+    hello = Hello.decode(payload)
+    assert hello.listen_port == 0 and hello.capabilities == (("eth", 68),)

@@ -109,3 +109,12 @@ def test_message_code_encoding() -> None:
         decode_code(b"\x81\x05")
     with pytest.raises(FrameError, match="no message code"):
         decode_code(b"")
+
+
+def test_uncompressed_disconnect_after_hellos_is_read() -> None:
+    """@ethereumjs/devp2p sends Disconnect as a bare uncompressed RLP integer even with snappy on."""
+    a, b = _pair()
+    b.snappy = True
+    assert b.feed(a.encode(0x01, b"\x04")) == [(0x01, b"\x04")]
+    with pytest.raises(SnappyError):  # any other message must be valid snappy
+        b.feed(a.encode(0x10, b"\x04"))

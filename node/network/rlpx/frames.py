@@ -16,6 +16,7 @@ from node.network.rlpx.errors import BadMacError, FrameError, FrameTooLargeError
 from node.network.rlpx.secrets import Secrets
 
 MAX_FRAME_SIZE = snappy.MAX_UINT24  # frame-size is a 24-bit field
+_DISCONNECT = 0x01  # the p2p Disconnect's id (see _next)
 _HEADER_DATA = b"\xc2\x80\x80"  # rlp([0, 0]): capability-id and context-id, unused and ignored on read
 
 
@@ -139,7 +140,13 @@ class FrameCodec:
         code, used = decode_code(plain)
         payload = plain[used:]
         if self.snappy:
-            payload = snappy.decompress(payload, self.max_message_size)
+            try:
+                payload = snappy.decompress(payload, self.max_message_size)
+            except FrameError:
+                # @ethereumjs/devp2p sends Disconnect (p2p id 1) uncompressed even after the Hellos; geth would
+                # fail on it, but it closes the connection either way. Read a short one as it came.
+                if code != _DISCONNECT or len(payload) > 16:
+                    raise
         elif len(payload) > self.max_message_size:
             raise MessageTooLargeError(len(payload), self.max_message_size)
         return code, payload

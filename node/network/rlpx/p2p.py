@@ -123,7 +123,8 @@ class Hello:
 
 
 def _uint(item: object) -> int:
-    if not isinstance(item, bytes) or len(item) > 8 or item[:1] == b"\x00":
+    # Leading zero bytes are accepted (EIP-8: be liberal): @ethereumjs/devp2p sends listen port 0 as 0x00.
+    if not isinstance(item, bytes) or len(item) > 8:
         raise ValueError("not an RLP unsigned integer")
     return int.from_bytes(item, "big")
 
