@@ -1,12 +1,19 @@
-"""A wall-clock limit on EVM execution, as geth's --rpc.evmtimeout (5 s) bounds eth_call.
+"""Wall-clock limits on EVM execution, as geth's --rpc.evmtimeout (5 s) bounds the RPC methods that run code.
 
 py-evm runs each frame's opcodes by iterating its CodeStream; a computation class configured here gives every frame
 a CodeStream that looks at the clock every 4096 opcodes and raises DeadlineExceeded (not a VM error, so no frame
-catches it) once the deadline has passed. Only calls get it: block execution never stops on time.
+catches it) once the deadline has passed. Only RPC executions get it: block execution never stops on time.
+
+A request's clock starts when the server takes the call, not when a worker thread picks it up: the server runs the
+handler inside `request_clock(arrival)`, and `deadline_after(timeout)` counts from that moment (from now outside a
+request). A call that waited in a busy lane so gets less time, and every answer comes within the timeout of the
+request's arrival however many requests are queued.
 """
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Iterator, Type
 
 from eth.abc import ComputationAPI
@@ -15,9 +22,33 @@ from eth.vm.opcode_values import STOP
 
 CHECK_EVERY = 0xFFF   # opcodes between looks at the clock, minus one (a mask)
 
+_ARRIVAL: ContextVar[float | None] = ContextVar("rpc_request_arrival", default=None)
+
 
 class DeadlineExceeded(Exception):
-    pass
+    """An execution ran past its deadline (each RPC method answers it with geth's words for that method)."""
+
+
+@contextmanager
+def request_clock(arrival: float) -> Iterator[None]:
+    """Deadlines made inside count from `arrival` (a time.monotonic() reading: when the request came in)."""
+    token = _ARRIVAL.set(arrival)
+    try:
+        yield
+    finally:
+        _ARRIVAL.reset(token)
+
+
+def deadline_after(timeout: float) -> float:
+    """The time.monotonic() reading `timeout` seconds after the current request arrived (or after now)."""
+    arrival = _ARRIVAL.get()
+    return (time.monotonic() if arrival is None else arrival) + timeout
+
+
+def check(deadline: float | None) -> None:
+    """Raise DeadlineExceeded if `deadline` has passed (None: no deadline)."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise DeadlineExceeded()
 
 
 class _DeadlineCode(CodeStream):

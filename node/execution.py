@@ -1,21 +1,26 @@
 """eth_call and eth_estimateGas on the state after a block, as geth runs them.
 
 A call runs in the block context of `header` on its post-state, with the sender's current nonce and no fee unless a
-gas price is given, and nothing is persisted. Gas estimation is geth's: run at the cap, then an optimistic guess,
-then a binary search between the gas actually used and the cap, to within 1.5%.
+gas price is given, and nothing is persisted. Before any code runs, `check_call` makes geth's state-transition
+checks that py-evm makes later or words differently (init code size, intrinsic gas, the EIP-7623 floor): each is a
+`CallRefused` carrying geth's core text, which every RPC method wraps in its own words. Gas estimation is geth's:
+run at the cap, then an optimistic guess, then a binary search between the gas actually used and the cap, to within
+1.5%; all its runs share one deadline.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from eth.abc import BlockHeaderAPI, ComputationAPI
 from eth._utils.spoof import SpoofAttributes
 from eth.exceptions import Revert
+from eth.vm.forks.prague.computation import PragueComputation
+from eth.vm.forks.shanghai.computation import ShanghaiComputation
 from eth_abi import decode as abi_decode
 from eth_utils import ValidationError
 
-from node.deadline import DeadlineExceeded, go_duration, with_deadline
+from node.deadline import DeadlineExceeded, deadline_after, go_duration, with_deadline
+from node.txvalidation import INITCODE_WORD_GAS, MAX_INITCODE_SIZE, floor_data_gas
 
 ZERO_ADDRESS = b"\x00" * 20
 CALL_GAS_CAP = 50_000_000        # geth's --rpc.gascap default
@@ -36,6 +41,40 @@ class ExecutionReverted(ExecutionError):
         self.data = data
         self.reason = revert_reason(data)
         super().__init__("execution reverted" + (f": {self.reason}" if self.reason is not None else ""))
+
+
+class ExecutionTimeout(ExecutionError):
+    """The execution ran past the RPC evm timeout: geth's eth_call answers `execution aborted (timeout = 5s)`."""
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        super().__init__(f"execution aborted (timeout = {go_duration(timeout)})")
+
+
+class CallRefused(ExecutionError):
+    """A call geth's state transition refuses before running code; the text is geth's core error, which each RPC
+    method wraps as geth does (eth_call: `err: ... (supplied gas N)`)."""
+
+
+class InitCodeTooLarge(CallRefused):
+    """A contract creation whose init code is over EIP-3860's limit."""
+
+    def __init__(self, size: int):
+        super().__init__(f"max initcode size exceeded: code size {size} limit {MAX_INITCODE_SIZE}")
+
+
+class IntrinsicGasTooLow(CallRefused):
+    """Gas below the call's intrinsic cost (with EIP-3860's init-code words, as geth counts it)."""
+
+    def __init__(self, have: int, want: int):
+        super().__init__(f"intrinsic gas too low: have {have}, want {want}")
+
+
+class FloorDataGasTooLow(CallRefused):
+    """Gas below EIP-7623's calldata floor (Prague)."""
+
+    def __init__(self, have: int, want: int):
+        super().__init__(f"insufficient gas for floor data gas cost: have {have}, want {want}")
 
 
 def revert_reason(data: bytes) -> str | None:
@@ -71,23 +110,55 @@ def call_transaction(vm, params: CallParams, gas: int):
     return SpoofAttributes(unsigned, from_=params.sender)
 
 
+def check_call(vm, tx) -> None:
+    """geth's state-transition checks of `tx` that py-evm makes later or in its own words, in geth's order."""
+    check_init_code(vm, tx)
+    check_gas(vm, tx)
+
+
+def check_init_code(vm, tx) -> None:
+    """EIP-3860's init code size limit (Shanghai on), which py-evm raises inside the frame as an OutOfGas."""
+    if not tx.to and issubclass(vm.state.computation_class, ShanghaiComputation) and len(tx.data) > MAX_INITCODE_SIZE:
+        raise InitCodeTooLarge(len(tx.data))
+
+
+def check_gas(vm, tx) -> None:
+    """The intrinsic gas as geth counts it (with EIP-3860's init-code words, which py-evm charges in the frame),
+    then EIP-7623's calldata floor (Prague on; py-evm only settles it at the end)."""
+    computation_class = vm.state.computation_class
+    needed = tx.intrinsic_gas
+    if not tx.to and issubclass(computation_class, ShanghaiComputation):
+        needed += INITCODE_WORD_GAS * ((len(tx.data) + 31) // 32)
+    if tx.gas < needed:
+        raise IntrinsicGasTooLow(tx.gas, needed)
+    if issubclass(computation_class, PragueComputation):
+        floor = floor_data_gas(tx)
+        if tx.gas < floor:
+            raise FloorDataGasTooLow(tx.gas, floor)
+
+
 def _execute(chain, header: BlockHeaderAPI, params: CallParams, gas: int,
-             timeout: float | None = None) -> ComputationAPI:
+             deadline: float | None = None) -> ComputationAPI:
     vm = chain.vm_at(header)
-    if timeout is not None:
-        vm.state.computation_class = with_deadline(vm.state.computation_class, time.monotonic() + timeout)
-    return vm.state.apply_transaction(call_transaction(vm, params, gas))
+    tx = call_transaction(vm, params, gas)
+    check_call(vm, tx)
+    if deadline is not None:
+        vm.state.computation_class = with_deadline(vm.state.computation_class, deadline)
+    return vm.state.apply_transaction(tx)
 
 
 def call(chain, header: BlockHeaderAPI, params: CallParams, gas_cap: int = CALL_GAS_CAP,
          timeout: float | None = CALL_TIMEOUT) -> bytes:
     """Return data of the call; raise ExecutionReverted / ExecutionError as geth would answer."""
+    gas = call_gas(params, header, gas_cap)
     try:
-        computation = _execute(chain, header, params, call_gas(params, header, gas_cap), timeout)
+        computation = _execute(chain, header, params, gas, None if timeout is None else deadline_after(timeout))
+    except CallRefused as exc:
+        raise ExecutionError(f"err: {exc} (supplied gas {gas})") from None
     except ValidationError as exc:
         raise ExecutionError(validation_message(exc)) from None
     except DeadlineExceeded:
-        raise ExecutionError(f"execution aborted (timeout = {go_duration(timeout)})") from None
+        raise ExecutionTimeout(timeout) from None
     _raise_if_failed(computation)
     return computation.output
 
@@ -134,8 +205,11 @@ def validation_message(exc: ValidationError) -> str:
     return text
 
 
-def estimate_gas(chain, header: BlockHeaderAPI, params: CallParams, gas_cap: int = CALL_GAS_CAP) -> int:
-    """geth's estimator: the least gas (within 1.5%) with which the call succeeds."""
+def estimate_gas(chain, header: BlockHeaderAPI, params: CallParams, gas_cap: int = CALL_GAS_CAP,
+                 timeout: float = CALL_TIMEOUT) -> int:
+    """geth's estimator: the least gas (within 1.5%) with which the call succeeds. Every run shares one deadline,
+    `timeout` after the request arrived; past it, ExecutionTimeout."""
+    deadline = deadline_after(timeout)
     hi = params.gas if params.gas is not None and params.gas >= 21000 else header.gas_limit
     if params.gas_price:
         balance = chain.state_at(header).get_balance(params.sender)
@@ -145,12 +219,18 @@ def estimate_gas(chain, header: BlockHeaderAPI, params: CallParams, gas_cap: int
 
     def run(gas: int) -> tuple[bool, ComputationAPI | None]:
         try:
-            computation = _execute(chain, header, params, gas)
+            computation = _execute(chain, header, params, gas, deadline)
+        except IntrinsicGasTooLow:
+            return False, None   # geth's special case: raise the gas
+        except CallRefused as exc:
+            raise ExecutionError(f"failed with {gas} gas: {exc}") from None
         except ValidationError as exc:
             message = validation_message(exc)
             if message == "intrinsic gas too low":
                 return False, None
             raise ExecutionError(message) from None
+        except DeadlineExceeded:
+            raise ExecutionTimeout(timeout) from None
         return not computation.is_error, computation
 
     if params.to and not params.data and not chain.state_at(header).get_code(params.to):

@@ -10,10 +10,18 @@ struct logger's `enableMemory`, `disableStack`, `disableStorage`, `enableReturnD
 regard to case and unknown keys are ignored, as Go's decoder does. Tracers: the struct logger (no `tracer`) and
 `callTracer`; any other name is `tracer not found`. Nothing is written: the states run on an in-memory overlay of
 the chain's database that is never committed. Errors are `TraceError`s (an ExecutionError: answered -32000).
+
+- `trace_block(chain, block, config)`: every transaction of a block, in order, on one running state (geth's
+  traceBlock), each with its own timeout as in geth.
+
+A trace stops at its timeout (geth's `execution timeout`): the config's, else geth's 5 s default, at most `max_timeout`
+(the node's evm timeout, so that no request runs unbounded), counted from the request's arrival; the replay of the
+transactions before the traced one counts in it.
 """
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +32,9 @@ from eth.db.batch import BatchDB
 from eth.vm.chain_context import ChainContext
 from eth_utils import ValidationError
 
-from node.execution import CALL_GAS_CAP, CallParams, ExecutionError, call_gas, call_transaction, validation_message
+from node.deadline import DeadlineExceeded, deadline_after, with_deadline
+from node.execution import (CALL_GAS_CAP, CallParams, CallRefused, ExecutionError, call_gas, call_transaction,
+                            check_call, validation_message)
 from node.tracers.call_tracer import CallTracer, CallTracerConfig
 from node.tracers.evm import Tracer, TraceRun, TraceTimeout
 from node.tracers.struct_logger import LoggerConfig, StructLogger
@@ -162,15 +172,18 @@ def _overlay_vm(chain, header: BlockHeaderAPI) -> VirtualMachineAPI:
                                    chain_context=ChainContext(py.chain_id), consensus_context=py.consensus_context)
 
 
-def _state_before(chain, block: BlockAPI, index: int) -> tuple[VirtualMachineAPI, bytes, int]:
+def _state_before(chain, block: BlockAPI, index: int,
+                  deadline: float | None = None) -> tuple[VirtualMachineAPI, bytes, int]:
     """geth's StateAtTransaction: a VM with the block's context and the state before transaction `index`, with
-    the number of logs the block's earlier transactions emitted."""
+    the number of logs the block's earlier transactions emitted; the replay stops at `deadline`."""
     if block.number == 0:
         raise TraceError("no transaction in genesis")
     if index >= len(block.transactions) and (index or block.transactions):
         raise TraceError(f"transaction index {index} out of range for block 0x{block.hash.hex()}")
     parent = chain.header_by_hash(block.header.parent_hash)
     vm = _overlay_vm(chain, block.header.copy(state_root=parent.state_root, gas_used=0))
+    if deadline is not None:
+        vm.state.computation_class = with_deadline(vm.state.computation_class, deadline)
     vm.block_preprocessing(block)
     header, logs = vm.get_header(), 0
     for tx in block.transactions[:index]:
@@ -178,6 +191,8 @@ def _state_before(chain, block: BlockAPI, index: int) -> tuple[VirtualMachineAPI
             receipt, _ = vm.apply_transaction(header, tx)
         except ValidationError as exc:
             raise TraceError(f"transaction 0x{tx.hash.hex()} failed: {exc}") from None
+        except DeadlineExceeded:
+            raise TraceError("execution timeout") from None
         header = vm.add_receipt_to_header(header, receipt)
         logs += len(receipt.logs)
     vm.state.persist()  # into the overlay: the traced state starts from this root
@@ -185,8 +200,8 @@ def _state_before(chain, block: BlockAPI, index: int) -> tuple[VirtualMachineAPI
 
 
 def _trace(vm: VirtualMachineAPI, state_root: bytes, tx: SignedTransactionAPI, sender: bytes, config: TraceConfig,
-           tracer: Tracer, log_index: int) -> dict:
-    run = TraceRun(tracer, config.timeout, log_index)
+           tracer: Tracer, log_index: int, deadline: float) -> dict:
+    run = TraceRun(tracer, log_index=log_index, deadline=deadline)
     state = run.state_class(vm.get_state_class())(vm.chaindb.db, vm.state.execution_context, state_root)
     create = not tx.to
     to = generate_contract_address(sender, tx.nonce) if create else tx.to
@@ -209,9 +224,15 @@ def _refusal(exc: ValidationError, tx: SignedTransactionAPI) -> str:
     return validation_message(exc)
 
 
-def trace_transaction(chain, tx_hash: bytes, config: Any = None) -> dict:
+def trace_deadline(config: TraceConfig, max_timeout: float | None = None) -> float:
+    """When a trace with `config` must stop: its timeout (at most `max_timeout`) after the request arrived."""
+    return deadline_after(config.timeout if max_timeout is None else min(config.timeout, max_timeout))
+
+
+def trace_transaction(chain, tx_hash: bytes, config: Any = None, max_timeout: float | None = None) -> dict:
     """debug_traceTransaction: the tracer's result for a mined transaction."""
     config = parse_trace_config(config)
+    deadline = trace_deadline(config, max_timeout)
     location = chain.store.tx_location(tx_hash)
     if location is None:
         raise TraceError("transaction not found")
@@ -219,22 +240,46 @@ def trace_transaction(chain, tx_hash: bytes, config: Any = None) -> dict:
         raise TraceError("genesis is not traceable")
     tracer = make_tracer(config)
     block = chain.block_by_hash(location.block_hash)
-    vm, state_root, logs = _state_before(chain, block, location.index)
+    vm, state_root, logs = _state_before(chain, block, location.index, deadline)
     tx = block.transactions[location.index]
-    return _trace(vm, state_root, tx, tx.sender, config, tracer, logs)
+    return _trace(vm, state_root, tx, tx.sender, config, tracer, logs, deadline)
+
+
+def trace_block(chain, block: BlockAPI, config: Any = None,
+                max_timeout: float | None = None) -> list[tuple[bytes, dict]]:
+    """debug_traceBlock*: (hash, the tracer's result) of each transaction of `block`, traced in order on one running
+    state (each transaction then applied untraced to move it on), each trace with its own timeout, as geth's."""
+    config = parse_trace_config(config)
+    timeout = config.timeout if max_timeout is None else min(config.timeout, max_timeout)
+    vm, state_root, logs = _state_before(chain, block, 0)
+    header, results = vm.get_header(), []
+    for tx in block.transactions:
+        deadline = deadline_after(timeout) if not results else time.monotonic() + timeout
+        results.append((tx.hash, _trace(vm, state_root, tx, tx.sender, config, make_tracer(config), logs, deadline)))
+        receipt, _ = vm.apply_transaction(header, tx)
+        header = vm.add_receipt_to_header(header, receipt)
+        logs += len(receipt.logs)
+        vm.state.persist()
+        state_root = vm.state.state_root
+    return results
 
 
 def trace_call(chain, header: BlockHeaderAPI, params: CallParams, config: Any = None,
-               gas_cap: int = CALL_GAS_CAP) -> dict:
+               gas_cap: int = CALL_GAS_CAP, max_timeout: float | None = None) -> dict:
     """debug_traceCall: the tracer's result for a call run as eth_call runs it at `header`."""
     config = parse_trace_config(config)
     if config.overrides:
         raise TraceError(f"{' and '.join(config.overrides)} are not supported by this node")
     tracer = make_tracer(config)
+    deadline = trace_deadline(config, max_timeout)
     if config.tx_index is not None:
-        vm, state_root, logs = _state_before(chain, chain.block_by_header(header), config.tx_index)
+        vm, state_root, logs = _state_before(chain, chain.block_by_header(header), config.tx_index, deadline)
     else:
         vm, state_root, logs = _overlay_vm(chain, header), header.state_root, 0
     tx = call_transaction(vm, params, call_gas(params, header, gas_cap))
-    return _trace(vm, state_root, tx, params.sender, config, tracer, logs)
+    try:
+        check_call(vm, tx)
+    except CallRefused as exc:
+        raise TraceError(f"tracing failed: {exc}") from None
+    return _trace(vm, state_root, tx, params.sender, config, tracer, logs, deadline)
 

@@ -2,19 +2,25 @@
 
 The call runs as eth_call does (on the block's post-state, no fee unless one is given) with the list found so far,
 until a run touches nothing new; the sender, the recipient and the precompiles are left out unless their storage
-was read. The answer carries the list, the gas the last run used, and its error, if any.
+was read. The answer carries the list, the gas the last run used, and its error, if any. A call geth's state
+transition refuses is geth's `failed to apply transaction: <hash> err: ...` (the hash of the call as an unsigned
+legacy transaction). All runs share one deadline, the node's evm timeout; past it the answer is geth's server's
+`request timed out` (geth bounds this method only by its request timeout).
 """
 from __future__ import annotations
 
+import rlp
 from eth._utils.address import generate_contract_address
 from eth._utils.spoof import SpoofAttributes
+from eth_hash.auto import keccak
 from eth_utils import ValidationError
 
-from node.execution import ExecutionError, call_gas, validation_message
-from node.tracers.evm import Tracer, TraceRun, vm_error_message
+from node.deadline import deadline_after
+from node.execution import CallRefused, ExecutionError, call_gas, check_call, validation_message
+from node.tracers.evm import Tracer, TraceRun, TraceTimeout, vm_error_message
 from rpc import encode
 from rpc.blocks import state_header
-from rpc.eth import call_params, no_base_fee
+from rpc.eth import RequestTimedOut, call_params, no_base_fee
 from rpc.params import LATEST, BlockRef, CallArgs
 
 SLOAD, SSTORE, BALANCE, EXTCODESIZE, EXTCODECOPY, EXTCODEHASH, SELFDESTRUCT = (
@@ -64,12 +70,17 @@ def create_access_list(node, args: CallArgs, block: BlockRef = LATEST) -> dict:
     excluded = {sender, to, *vm.state.computation_class.get_precompiles()}
     found = {address: {int.from_bytes(k, "big") for k in keys} for address, keys in args.access_list or ()}
     gas = call_gas(params, header)
-    for _ in range(MAX_ROUNDS):
-        tracer = AccessListTracer(found, excluded)
-        computation, used = _run(chain, header, params, nonce, gas, found, tracer)
-        if tracer.found == found:
-            break
-        found = tracer.found
+    deadline = deadline_after(node.config.evm_timeout)
+    refused = _refusal(args, nonce, gas)
+    try:
+        for _ in range(MAX_ROUNDS):
+            tracer = AccessListTracer(found, excluded)
+            computation, used = _run(chain, header, params, nonce, gas, found, tracer, deadline, refused)
+            if tracer.found == found:
+                break
+            found = tracer.found
+    except TraceTimeout:
+        raise RequestTimedOut() from None
     answer = {"accessList": _encode(found)}
     if computation.is_error:
         answer["error"] = vm_error_message(computation.error)
@@ -77,19 +88,30 @@ def create_access_list(node, args: CallArgs, block: BlockRef = LATEST) -> dict:
     return answer
 
 
-def _run(chain, header, params, nonce: int, gas: int, found: dict, tracer: Tracer):
+def _refusal(args: CallArgs, nonce: int, gas: int) -> str:
+    """geth's prefix for a call it cannot apply: `failed to apply transaction: <hash> err:`, the hash of the call
+    as an unsigned legacy transaction (geth's args.ToTransaction(LegacyTxType))."""
+    unsigned = [nonce, args.gas_price or 0, gas, args.to or b"", args.value or 0, args.data or b"", 0, 0, 0]
+    return f"failed to apply transaction: 0x{keccak(rlp.encode(unsigned)).hex()} err:"
+
+
+def _run(chain, header, params, nonce: int, gas: int, found: dict, tracer: Tracer, deadline: float, refused: str):
     vm = chain.vm_at(header)
-    run = TraceRun(tracer)
+    run = TraceRun(tracer, deadline=deadline)
     state = run.state_class(vm.get_state_class())(vm.chaindb.db, vm.state.execution_context, header.state_root)
     access = [(address, tuple(sorted(slots))) for address, slots in sorted(found.items())]
     unsigned = vm.get_transaction_builder().new_unsigned_access_list_transaction(
         chain.config.chain_id, nonce, params.gas_price, gas, params.to, params.value, params.data, access)
     tx = SpoofAttributes(unsigned, from_=params.sender)
+    try:
+        check_call(vm, tx)
+    except CallRefused as exc:
+        raise ExecutionError(f"{refused} {exc}") from None
     run.begin_tx(params.sender, params.to, params.data, gas, params.value, not params.to)
     try:
         computation = state.apply_transaction(tx)
     except ValidationError as exc:
-        raise ExecutionError(validation_message(exc)) from None
+        raise ExecutionError(f"{refused} {validation_message(exc)}") from None
     used = vm.finalize_gas_used(tx, computation)
     run.end_tx(computation, used)
     return computation, used

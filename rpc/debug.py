@@ -1,4 +1,5 @@
-"""debug namespace: transaction and call traces (struct logger, callTracer) as geth answers them."""
+"""debug namespace: transaction and call traces (struct logger, callTracer) as geth answers them. A trace stops with
+geth's `execution timeout` at its config's timeout (geth's 5 s default), at most the node's evm timeout."""
 from __future__ import annotations
 
 from typing import Any, NewType
@@ -23,11 +24,12 @@ def parse_trace_config_arg(value: Any) -> TraceConfig:
 
 
 def trace_transaction(node, tx_hash: Hash, config: TraceConfigArg = None) -> dict:
-    return run_trace_transaction(node.chain, tx_hash, config)
+    return run_trace_transaction(node.chain, tx_hash, config, node.config.evm_timeout)
 
 
 def trace_call(node, args: CallArgs, block: BlockRef = LATEST, config: TraceConfigArg = None) -> dict:
     if block.tag == "pending":
         raise ServerError("tracing on top of pending is not supported")
     header = state_header(node, block)
-    return run_trace_call(node.chain, header, call_params(args, encode.base_fee(header)), config)
+    return run_trace_call(node.chain, header, call_params(args, encode.base_fee(header)), config,
+                          max_timeout=node.config.evm_timeout)

@@ -1,16 +1,31 @@
 """The eth namespace: chain, state, calls, transactions, blocks and receipts (fees in rpc/fees.py, logs in
-rpc/logs.py, dev accounts in rpc/accounts.py). Plain functions of the node and parsed parameters, returning JSON."""
+rpc/logs.py, dev accounts in rpc/accounts.py). Plain functions of the node and parsed parameters, returning JSON.
+
+Calls stop at the node's evm timeout (`--rpc.evmtimeout`): eth_call with geth's `execution aborted (timeout = 5s)`;
+eth_estimateGas, which geth bounds only by its server's request timeout, with that server's answer, `request timed
+out` (code -32002), as the other methods geth does not bound by the evm timeout (RequestTimedOut).
+"""
 from __future__ import annotations
 
 from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
 
 from node.store import TxMeta
-from node.execution import CallParams, call as run_call, estimate_gas as run_estimate
+from node.execution import CallParams, ExecutionTimeout, call as run_call, estimate_gas as run_estimate
 from rpc import encode
+from rpc.errors import RpcError
 from rpc.blocks import header_or_none, state_header
 from rpc.params import LATEST, Address, BlockId, BlockNumber, BlockRef, CallArgs, Data, Hash, StorageKey, Uint64
 
 ZERO_ADDRESS = b"\0" * 20
+
+
+class RequestTimedOut(RpcError):
+    """A request that ran past its time: geth's RPC server answers it -32002 `request timed out`."""
+
+    code = -32002
+
+    def __init__(self) -> None:
+        super().__init__("request timed out")
 
 
 # -- chain --
@@ -73,13 +88,17 @@ def no_base_fee(header: BlockHeaderAPI, params: CallParams) -> BlockHeaderAPI:
 def call(node, args: CallArgs, block: BlockRef = LATEST) -> str:
     header = state_header(node, block)
     params = call_params(args, encode.base_fee(header))
-    return encode.data(run_call(node.chain, no_base_fee(header, params), params))
+    return encode.data(run_call(node.chain, no_base_fee(header, params), params, timeout=node.config.evm_timeout))
 
 
 def estimate_gas(node, args: CallArgs, block: BlockRef = LATEST) -> str:
     header = state_header(node, block)
     params = call_params(args, encode.base_fee(header))
-    return encode.quantity(run_estimate(node.chain, no_base_fee(header, params), params))
+    try:
+        gas = run_estimate(node.chain, no_base_fee(header, params), params, timeout=node.config.evm_timeout)
+    except ExecutionTimeout:
+        raise RequestTimedOut() from None
+    return encode.quantity(gas)
 
 
 # -- transactions --

@@ -10,6 +10,10 @@ own parameters follow, numbered after the name as geth numbers them.
 
 Namespaces geth leaves out of its default HTTP and WebSocket modules (`--http.api`) sit in OPTIONAL_MODULES: a node
 serves them in dev mode, as anvil does, and otherwise only when `methods_for` is asked for them by name.
+
+Each method has its lane in the server (`Method.inline`, `Method.executes`): INLINE ones answer on the event loop,
+EXECUTES ones (they run EVM code for the caller, bounded by the node's evm timeout) on the server's execution
+workers, every other one on its read workers, so that reads never queue behind executions.
 """
 from __future__ import annotations
 
@@ -83,6 +87,15 @@ METHODS: dict[str, Callable] = {
 INLINE: frozenset[str] = frozenset({
     "web3_clientVersion", "web3_sha3", "net_version", "net_listening", "net_peerCount",
     "eth_chainId", "eth_blockNumber", "eth_syncing",
+})
+
+# Handlers that run EVM code for the caller (calls, estimates, access lists, simulations, traces, block builds, and
+# the dev signing methods, which estimate the gas when it is not given): each stops at the node's evm timeout, and
+# the server runs them in their own bounded lane, apart from the reads.
+EXECUTES: frozenset[str] = frozenset({
+    "eth_call", "eth_estimateGas", "eth_createAccessList", "eth_simulateV1",
+    "debug_traceCall", "debug_traceTransaction", "debug_traceBlockByNumber", "debug_traceBlockByHash",
+    "testing_buildBlockV1", "eth_sendTransaction", "eth_signTransaction",
 })
 
 # Handlers of the app's FilterManager (geth's eth/filters/api.go); served in every mode.
@@ -172,6 +185,7 @@ class Method:
     params: tuple[Param, ...]
     receiver: Callable[[Context], Any] | None = NODE   # None: the handler takes only its parameters
     inline: bool = False                                 # run on the server's event loop (see INLINE)
+    executes: bool = False                               # run in the server's execution lane (see EXECUTES)
 
     def __call__(self, context: Context, raw_params: Any) -> Any:
         args = self.parse(raw_params)
@@ -208,6 +222,7 @@ class Subscribe:
     name: str
     kinds: dict[str, Method]
     inline: bool = False
+    executes: bool = False
 
     def __call__(self, context: Context, raw_params: Any) -> str:
         if context.connection is None:
@@ -228,7 +243,7 @@ def bind(name: str, handler: Callable, receiver: Callable[[Context], Any] | None
         if annotation not in PARSERS:
             raise TypeError(f"{name}: no parser for parameter {p.name} of type {annotation!r}")
         params.append(Param(p.name, PARSERS[annotation], p.default))
-    return Method(name, handler, tuple(params), receiver, name in INLINE)
+    return Method(name, handler, tuple(params), receiver, name in INLINE, name in EXECUTES)
 
 
 def methods_for(node, modules: Collection[str] | None = None) -> dict[str, Method | Subscribe]:

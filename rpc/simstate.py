@@ -1,12 +1,13 @@
 """What eth_simulateV1's simulated blocks run with: geth's transaction checks and error codes, the log tracer that
-collects a call's logs (and ETH transfers), the state's blob fee and warm precompiles, and a call's JSON result."""
+collects a call's logs (and ETH transfers), the state's blob fee and warm precompiles, and a call's JSON result.
+A refused call is worded as geth's simulator words it: `err: <the state transition's error> (supplied gas N)`."""
 from __future__ import annotations
 
 from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI
 from eth.exceptions import Revert
 from eth_utils import to_checksum_address
 
-from node.execution import revert_reason
+from node.execution import CallRefused, InitCodeTooLarge, IntrinsicGasTooLow, check_gas, check_init_code, revert_reason
 from node.tracers.evm import Tracer, vm_error_message
 from node.tracers.opcodes import CALLCODE, DELEGATECALL
 from rpc import encode
@@ -26,6 +27,18 @@ class SimulationError(RpcError):
 
 def limit_error(message: str) -> SimulationError:
     return SimulationError(-38026, message)
+
+
+def refused(code: int, message: str, tx) -> SimulationError:
+    """A call the state transition refuses, in geth's words (its applyMessage wraps every such error)."""
+    return SimulationError(code, f"err: {message} (supplied gas {tx.gas})")
+
+
+REFUSAL_CODES = {InitCodeTooLarge: -38025, IntrinsicGasTooLow: -38013}   # geth's txValidationError; else -32603
+
+
+def _refused_call(exc: CallRefused, tx) -> SimulationError:
+    return refused(REFUSAL_CODES.get(type(exc), -32603), str(exc), tx)
 
 
 # -- the tracer: logs as geth's simulator collects them --
@@ -84,34 +97,37 @@ def check_transaction(vm, header: BlockHeaderAPI, tx, sender: bytes, args: TxArg
     if validate:
         have = state.get_nonce(sender)
         if have < tx.nonce:
-            raise SimulationError(-38011, f"nonce too high: address {checksum(sender)}, tx: {tx.nonce} "
-                                          f"state: {have}")
+            raise refused(-38011, f"nonce too high: address {checksum(sender)}, tx: {tx.nonce} state: {have}", tx)
         if have > tx.nonce:
-            raise SimulationError(-38010, f"nonce too low: address {checksum(sender)}, tx: {tx.nonce} "
-                                          f"state: {have}")
+            raise refused(-38010, f"nonce too low: address {checksum(sender)}, tx: {tx.nonce} state: {have}", tx)
         if have + 1 >= 2**64:
-            raise SimulationError(-32603, f"nonce has max value: address {checksum(sender)}, nonce: {have}")
+            raise refused(-32603, f"nonce has max value: address {checksum(sender)}, nonce: {have}", tx)
     fee_cap, tip = fee_caps(tx)
     base_fee = getattr(header, "base_fee_per_gas", None)
     if base_fee is not None and (validate or fee_cap or tip):
         if fee_cap < tip:
-            raise SimulationError(-32602, f"max priority fee per gas higher than max fee per gas: address "
-                                          f"{checksum(sender)}, maxPriorityFeePerGas: {tip}, "
-                                          f"maxFeePerGas: {fee_cap}")
+            raise refused(-32602, f"max priority fee per gas higher than max fee per gas: address "
+                                  f"{checksum(sender)}, maxPriorityFeePerGas: {tip}, maxFeePerGas: {fee_cap}", tx)
         if fee_cap < base_fee:
-            raise SimulationError(-38012, f"max fee per gas less than block base fee: address "
-                                          f"{checksum(sender)}, maxFeePerGas: {fee_cap}, baseFee: {base_fee}")
+            raise refused(-38012, f"max fee per gas less than block base fee: address "
+                                  f"{checksum(sender)}, maxFeePerGas: {fee_cap}, baseFee: {base_fee}", tx)
+    try:
+        check_init_code(vm, tx)   # geth's preCheck: before the balance is charged
+    except CallRefused as exc:
+        raise _refused_call(exc, tx) from None
     blob_gas = 2**17 * len(args.blob_hashes or ())
     balance_check = tx.gas * fee_cap + tx.value + blob_gas * (args.max_fee_per_blob_gas or 0)
     balance = state.get_balance(sender)
     if balance < balance_check:
-        raise SimulationError(-38014, f"insufficient funds for gas * price + value: address "
-                                      f"{checksum(sender)} have {balance} want {balance_check}")
-    if tx.gas < tx.intrinsic_gas:
-        raise SimulationError(-38013, f"intrinsic gas too low: have {tx.gas}, want {tx.intrinsic_gas}")
+        raise refused(-38014, f"insufficient funds for gas * price + value: address "
+                              f"{checksum(sender)} have {balance} want {balance_check}", tx)
+    try:
+        check_gas(vm, tx)
+    except CallRefused as exc:
+        raise _refused_call(exc, tx) from None
     price = vm.state.get_gas_price(tx) if base_fee is not None else fee_cap
     if tx.value and balance - tx.gas * price < tx.value:
-        raise SimulationError(-38014, f"insufficient funds for transfer: address {checksum(sender)}")
+        raise refused(-38014, f"insufficient funds for transfer: address {checksum(sender)}", tx)
 
 
 def call_result(computation: ComputationAPI, collector: LogCollector, gas_used: int, capped: bool,

@@ -6,9 +6,13 @@ system calls, the calls as unsigned transactions (type 2 unless gasPrice or blob
 otherwise), the fork's end-of-block processing, then the block's roots and hash. Without `validation` a call pays
 no base fee and its nonce is not checked (geth's NoBaseFee and SkipNonceChecks); with it, geth's transaction checks
 answer with their -380xx codes. Logs are collected as geth's simulator tracer collects them, with ETH transfers as
-ERC-20-like logs when `traceTransfers` is set.
+ERC-20-like logs when `traceTransfers` is set. As geth's, the whole simulation shares one deadline, the node's evm
+timeout: a call running past it answers -32603 `execution aborted (timeout = 5s)`, a call about to start after it
+`context deadline exceeded`.
 """
 from __future__ import annotations
+
+import time
 
 import rlp
 from eth.abc import BlockHeaderAPI, ComputationAPI
@@ -21,7 +25,8 @@ from eth.vm.forks.prague.transactions import Authorization as PyEvmAuthorization
 from eth_utils import ValidationError
 
 from node import blobgas
-from node.tracers.evm import TraceRun
+from node.deadline import deadline_after, go_duration
+from node.tracers.evm import TraceRun, TraceTimeout
 from rpc import encode
 from rpc.blocks import state_header
 from rpc.errors import InvalidParams, ServerError
@@ -42,8 +47,10 @@ DYNAMIC_FEE, BLOB, SET_CODE = 2, 3, 4
 # -- the simulator --
 
 class Simulator:
-    def __init__(self, chain, base: BlockHeaderAPI, opts: SimOpts):
+    def __init__(self, chain, base: BlockHeaderAPI, opts: SimOpts, timeout: float | None = None):
         self.chain = chain
+        self.timeout = timeout
+        self.deadline = None if timeout is None else deadline_after(timeout)
         self.base = base
         self.opts = opts
         self.validate = opts.validation
@@ -81,10 +88,13 @@ class Simulator:
     def run(self) -> list[dict]:
         blocks = self.sanitize(self.opts.blocks)
         parent, results = self.base, []
-        for block in blocks:
-            header, result = self.process(block, parent)
-            results.append(result)
-            parent = header
+        try:
+            for block in blocks:
+                header, result = self.process(block, parent)
+                results.append(result)
+                parent = header
+        except TraceTimeout:
+            raise SimulationError(-32603, f"execution aborted (timeout = {go_duration(self.timeout)})") from None
         return results
 
     def _header(self, vm_class, parent: BlockHeaderAPI, o: BlockOverrides) -> BlockHeaderAPI:
@@ -124,7 +134,7 @@ class Simulator:
         vm_class = self.chain.schedule.vm_class(o.number, o.time, self.merged)
         header = self._header(vm_class, parent, o)
         collector = LogCollector(self.opts.trace_transfers, o.number, o.time)
-        run = TraceRun(collector)
+        run = TraceRun(collector, deadline=self.deadline)
         native = dict(vm_class.get_state_class().computation_class._precompiles)
         vm = self._vm(vm_class, header, run, self._precompiles(block, native))
         vm.state.sim_warm = frozenset(native)
@@ -141,6 +151,8 @@ class Simulator:
         txs, receipts, calls, senders = [], [], [], {}
         gas_left = header.gas_limit
         for index, args in enumerate(block.calls):
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise ServerError("context deadline exceeded")   # geth checks its context before each call
             tx, sender, capped = self._transaction(vm, header, args, gas_left)
             collector.reset(index)
             computation = self._execute(vm, header, tx, sender, args, run)
@@ -307,4 +319,4 @@ def simulate(node, opts: SimOptsArg, block: BlockRef = LATEST) -> list[dict]:
         if total > MAX_CALLS:
             raise limit_error(f"too many calls: {total} > {MAX_CALLS}")
     base = state_header(node, block)
-    return Simulator(node.chain, base, opts).run()
+    return Simulator(node.chain, base, opts, node.config.evm_timeout).run()

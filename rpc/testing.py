@@ -4,7 +4,8 @@ as the engine API's execution payload envelope and not imported (geth's testing 
 The block is built by the chain's VM for its number and time on an in-memory overlay of the database: header from the
 parent (base fee and blob gas by the fork's rules, gas limit moved toward geth's default 60M ceiling), the fork's
 system calls, every transaction applied with the full transaction rules (a transaction that does not apply fails the
-request; from the pool it is skipped, as a miner does), withdrawals, then requests and roots.
+request; from the pool it is skipped, as a miner does), withdrawals, then requests and roots. The build stops at the
+node's evm timeout with geth's server's `request timed out` (geth bounds this method only by its request timeout).
 """
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from eth.db.chain import ChainDB
 from eth.vm.chain_context import ChainContext
 from eth_utils import ValidationError
 
+from node.deadline import DeadlineExceeded, deadline_after, with_deadline
 from node.txvalidation import effective_price
 from rpc import encode
+from rpc.eth import RequestTimedOut
 from rpc.errors import ServerError
 from rpc.params import Hash, ParamError, parse_address, parse_data, parse_hash, parse_uint64
 
@@ -75,6 +78,15 @@ def calc_gas_limit(parent_limit: int, desired: int = GAS_CEILING) -> int:
 
 def build_block_v1(node, parent_hash: Hash, attributes: PayloadAttributes, transactions: RawTransactions = None,
                    extra_data: ExtraData = None) -> dict:
+    deadline = deadline_after(node.config.evm_timeout)
+    try:
+        return _build(node, parent_hash, attributes, transactions, extra_data, deadline)
+    except DeadlineExceeded:
+        raise RequestTimedOut() from None
+
+
+def _build(node, parent_hash: bytes, attributes: Attributes, transactions: list[bytes] | None,
+           extra_data: bytes | None, deadline: float) -> dict:
     chain = node.chain
     parent = chain.head
     if parent.hash != parent_hash:
@@ -92,6 +104,7 @@ def build_block_v1(node, parent_hash: Hash, attributes: PayloadAttributes, trans
     chaindb = ChainDB(AtomicDB(BatchDB(chain.db)))   # nothing reaches the store
     vm = vm_class(header=header, chaindb=chaindb, chain_context=ChainContext(chain.config.chain_id),
                   consensus_context=chain.py.consensus_context)
+    vm.state.computation_class = with_deadline(vm.state.computation_class, deadline)
     vm.block_preprocessing(vm.get_block())
     header = vm.get_header()
     builder = vm.get_transaction_builder()

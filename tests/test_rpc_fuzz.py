@@ -43,7 +43,8 @@ ADDRESSES = ["0x" + a.address.hex() for a in ACCOUNTS[:4]] + ["0x" + "00" * 19 +
 HASH = "0x" + "ab" * 32
 # dev methods' numbers: valid, leading zeros, decimal, and what anvil refuses (odd digits, separators, Unicode digits)
 U256_VALUES = [0, 1, "0x1", "0x01", "5", "0x10", -1, 2**256, 2**63, "0x", "abc", 1.5, "\u0661", "0x1_0", "0x" + "f" * 65]
-INITCODES = ["0x00", "0x6000", "0x600160005500", "0x60006000fd", "0x6001600052600160" + "1ff3"]  # cheap, no loops
+INITCODES = ["0x00", "0x6000", "0x600160005500", "0x60006000fd", "0x6001600052600160" + "1ff3",  # cheap, no loops
+             "0x" + "00" * 49153]   # over EIP-3860's limit: refused before it runs, as geth refuses it (never -32603)
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,8 @@ class Generator:
                                   self.anything])
 
     def quantity(self) -> Any:
-        return self.pick(["0x0", "0x1", "0x5208", hex(GWEI), "0x" + "f" * 16, "0x1" + "0" * 16, "0x" + "f" * 64,
-                          "0x1" + "0" * 64, "0x01", "0x", "1", 1, 2**256, "-0x1", "0xg", None])
+        return self.pick(["0x0", "0x1", "0x5207", "0x5208", hex(GWEI), "0x" + "f" * 16, "0x1" + "0" * 16,
+                          "0x" + "f" * 64, "0x1" + "0" * 64, "0x01", "0x", "1", 1, 2**256, "-0x1", "0xg", None])
 
     def block(self) -> Any:
         return self.pick(["latest", "pending", "earliest", "safe", "finalized", "0x0", "0x1", "0x100",

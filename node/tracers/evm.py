@@ -196,9 +196,12 @@ class _TracedOpcode:
 class TraceRun:
     """One traced transaction: builds the state class that traces, and turns py-evm's events into hooks."""
 
-    def __init__(self, tracer: Tracer, timeout: float | None = None, log_index: int = 0):
+    def __init__(self, tracer: Tracer, timeout: float | None = None, log_index: int = 0,
+                 deadline: float | None = None):
+        """Steps past `timeout` seconds from now, or past `deadline` (time.monotonic()), raise TraceTimeout."""
         self.tracer = tracer
-        self.deadline = None if timeout is None else time.monotonic() + timeout
+        ends = [d for d in (deadline, None if timeout is None else time.monotonic() + timeout) if d is not None]
+        self.deadline = min(ends) if ends else None
         self.frames: list[TracingComputation] = []
         self.log_index = log_index   # geth numbers a traced transaction's logs from its first index in the block
         self._steps = 0
