@@ -196,7 +196,7 @@ def test_request_tracker():
         with pytest.raises(DuplicateResponse):
             tracker.fulfil(BlockHeaders(request.request_id, ()))
         other = tracker.track(GetBlockBodies(7, ()))
-        tracker.fail_all(PeerDisconnected(DisconnectReason.CLIENT_QUITTING, True))
+        tracker.fail_all(PeerDisconnected(DisconnectReason.QUITTING, True))
         with pytest.raises(PeerDisconnected, match="client quitting"):
             await other
     asyncio.run(main())

@@ -14,12 +14,13 @@ import dataclasses
 import logging
 import secrets
 from collections import OrderedDict
-from enum import IntEnum
 
 from node.network.eth import codec
 from node.network.eth.chaintypes import ChainTypes
 from node.network.eth.messages import Message, Request, Response
 from node.network.eth.protocol import EthProtocolError
+# devp2p's reasons, as the p2p capability defines them (re-exported: sync and gossip disconnect with them)
+from node.network.rlpx.p2p import DisconnectReason, reason_text
 
 log = logging.getLogger("smartchain.network.peer")
 
@@ -28,51 +29,12 @@ INBOX_SIZE = 256        # messages read but not yet taken by receive(): the read
 RECENT_REQUESTS = 1024  # finished request ids remembered, to name a duplicate or late response as such
 
 
-class DisconnectReason(IntEnum):
-    """devp2p's Disconnect reasons (geth p2p/peer_error.go)."""
-
-    REQUESTED = 0x00
-    TCP_ERROR = 0x01
-    PROTOCOL_BREACH = 0x02
-    USELESS_PEER = 0x03
-    TOO_MANY_PEERS = 0x04
-    ALREADY_CONNECTED = 0x05
-    INCOMPATIBLE_P2P_VERSION = 0x06
-    INVALID_IDENTITY = 0x07
-    CLIENT_QUITTING = 0x08
-    UNEXPECTED_IDENTITY = 0x09
-    CONNECTED_TO_SELF = 0x0a
-    READ_TIMEOUT = 0x0b
-    SUBPROTOCOL_ERROR = 0x10
-
-    def describe(self) -> str:
-        """geth's wording of the reason."""
-        return _REASON_TEXT[self]
-
-
-_REASON_TEXT = {
-    DisconnectReason.REQUESTED: "disconnect requested",
-    DisconnectReason.TCP_ERROR: "network error",
-    DisconnectReason.PROTOCOL_BREACH: "breach of protocol",
-    DisconnectReason.USELESS_PEER: "useless peer",
-    DisconnectReason.TOO_MANY_PEERS: "too many peers",
-    DisconnectReason.ALREADY_CONNECTED: "already connected",
-    DisconnectReason.INCOMPATIBLE_P2P_VERSION: "incompatible p2p protocol version",
-    DisconnectReason.INVALID_IDENTITY: "invalid node identity",
-    DisconnectReason.CLIENT_QUITTING: "client quitting",
-    DisconnectReason.UNEXPECTED_IDENTITY: "unexpected identity",
-    DisconnectReason.CONNECTED_TO_SELF: "connected to self",
-    DisconnectReason.READ_TIMEOUT: "read timeout",
-    DisconnectReason.SUBPROTOCOL_ERROR: "subprotocol error",
-}
-
-
 class PeerDisconnected(Exception):
     """The peer is gone; `reason` says why, `by_us` whether we ended it."""
 
-    def __init__(self, reason: DisconnectReason, by_us: bool) -> None:
+    def __init__(self, reason: DisconnectReason | int, by_us: bool) -> None:
         side = "disconnected" if by_us else "peer disconnected"
-        super().__init__(f"{side}: {reason.describe()}")
+        super().__init__(f"{side}: {reason_text(reason)}")
         self.reason = reason
         self.by_us = by_us
 
