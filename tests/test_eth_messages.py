@@ -154,6 +154,20 @@ def test_bad_messages_raise_named_errors(code, payload, error, match, node):
         codec.decode(code, payload, ChainTypes.for_chain(node.chain))
 
 
+def test_new_block_sanity_bounds(node):
+    types = ChainTypes.for_chain(node.chain)
+    block = node.chain.block_by_number(1)
+    codec.decode(*codec.encode(NewBlock(block, 2**100 - 1)), types)   # at the bound: accepted
+    with pytest.raises(p.InvalidMessage, match="NewBlock: too large block TD: bitlen 101"):
+        codec.decode(*codec.encode(NewBlock(block, 2**100)), types)
+    bloated = block.copy(header=block.header.copy(extra_data=b"\0" * (100 * 1024 + 1)))
+    with pytest.raises(p.InvalidMessage, match="too large block extradata: size 102401"):
+        codec.decode(*codec.encode(NewBlock(bloated, 3)), types)
+    hard = block.copy(header=block.header.copy(difficulty=2**80))
+    with pytest.raises(p.InvalidMessage, match="too large block difficulty: bitlen 81"):
+        codec.decode(*codec.encode(NewBlock(hard, 3)), types)
+
+
 def test_too_many_announced_hashes(node):
     hashes = tuple(i.to_bytes(32, "big") for i in range(p.MAX_ANNOUNCED_HASHES + 1))
     flood = NewPooledTransactionHashes(bytes(len(hashes)), (100,) * len(hashes), hashes)

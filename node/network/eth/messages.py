@@ -127,7 +127,22 @@ class NewBlock(Message):
         td = big_endian_int.deserialize(as_bytes(items[1], "td"))
         sidecars = items[2] if len(items) > 2 else None
         access_list = items[3] if len(items) > 3 else None
-        return cls(types.block_from_items(items[0]), td, sidecars, access_list)
+        message = cls(types.block_from_items(items[0]), td, sidecars, access_list)
+        message.sanity_check()
+        return message
+
+    def sanity_check(self) -> None:
+        """geth/BSC's DoS bounds on an announced block (`NewBlockPacket.sanityCheck`, `Header.SanityCheck`), checked
+        before anything else looks at it; raises ValueError with geth's message."""
+        header = self.block.header
+        if header.block_number.bit_length() > 64:
+            raise ValueError(f"too large block number: bitlen {header.block_number.bit_length()}")
+        if header.difficulty.bit_length() > 80:
+            raise ValueError(f"too large block difficulty: bitlen {header.difficulty.bit_length()}")
+        if len(header.extra_data) > 100 * 1024:
+            raise ValueError(f"too large block extradata: size {len(header.extra_data)}")
+        if self.total_difficulty.bit_length() > p.MAX_TD_BITS:
+            raise ValueError(f"too large block TD: bitlen {self.total_difficulty.bit_length()}")
 
 
 @dataclass(frozen=True)
