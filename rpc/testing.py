@@ -19,6 +19,7 @@ from eth.vm.chain_context import ChainContext
 from eth_utils import ValidationError
 
 from node.deadline import DeadlineExceeded, deadline_after, with_deadline
+from node.execution import CallRefused, check_call
 from node.txvalidation import effective_price
 from rpc import encode
 from rpc.eth import RequestTimedOut
@@ -119,8 +120,9 @@ def _build(node, parent_hash: bytes, attributes: Attributes, transactions: list[
     base_fee = encode.base_fee(header)
     for tx in candidates:
         try:
+            check_call(vm, tx)   # geth's words for what py-evm refuses late or otherwise (init code, intrinsic gas)
             receipt, _ = vm.apply_transaction(header, tx)
-        except ValidationError as exc:
+        except (CallRefused, ValidationError) as exc:
             if strict:
                 raise ServerError(str(exc)) from None
             continue
