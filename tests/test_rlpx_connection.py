@@ -16,6 +16,7 @@ from node.network.rlpx.errors import (
     FrameTooLargeError,
     HandshakeError,
     HandshakeTimeoutError,
+    MessageTooLargeError,
     ProtocolError,
     SendQueueFullError,
 )
@@ -306,5 +307,17 @@ def test_bounded_send_queue() -> None:
             with pytest.raises(SendQueueFullError, match="send queue full"):
                 out.send_nowait("eth", 1, b"\xc1\x03")  # the writer has not run yet: nothing awaited
             assert [(await inbound.recv()).payload for _ in range(2)] == [b"\xc1\x01", b"\xc1\x02"]
+            await out.disconnect()
+    run(main())
+
+
+def test_oversized_send_refused_without_ending_the_connection() -> None:
+    async def main() -> None:
+        async with Node(ConnectionConfig([ETH68])) as a, Node(ConnectionConfig([ETH68])) as b:
+            out, inbound = await connect(a, b)
+            with pytest.raises(MessageTooLargeError):
+                await out.send("eth", 1, b"\x00" * (1 << 24))
+            await out.send("eth", 1, b"\xc0")
+            assert (await inbound.recv()).payload == b"\xc0"
             await out.disconnect()
     run(main())

@@ -9,42 +9,40 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from node.network.rlpx.crypto import keccak256, public_key
 from node.network.rlpx.errors import (
     ConnectionClosedError,
-    HandshakeError,
     HandshakeTimeoutError,
+    MessageTooLargeError,
     ProtocolError,
     RlpxError,
     SendQueueFullError,
 )
-from node.network.rlpx.frames import MAX_FRAME_SIZE, FrameCodec
+from node.network.rlpx.establish import READ_CHUNK, ConnectionConfig, Established, close_writer, establish
+from node.network.rlpx.frames import FrameCodec
 from node.network.rlpx.handshake import Handshake
 from node.network.rlpx.p2p import (
     BASE_PROTOCOL_LENGTH,
-    BASE_PROTOCOL_MAX_MSG_SIZE,
     DISCONNECT,
     HELLO,
     PING,
     PING_PAYLOAD,
     PONG,
-    Capability,
     DisconnectReason,
     Hello,
     SharedCapability,
-    check_node_id,
     decode_disconnect,
     encode_disconnect,
-    match_capabilities,
     reason_text,
 )
+from node.network.rlpx.snappy import MAX_UINT24
+
+__all__ = ["ConnectionConfig", "Message", "RlpxConnection"]
 
 log = logging.getLogger(__name__)
 
-CLIENT_ID = "smartchain/v0.1.0/python3.11"
-_READ_CHUNK = 64 * 1024
 _DISCONNECT_MARK = -1  # queue item that makes the writer send Disconnect and stop
 
 
@@ -56,23 +54,6 @@ class Message:
     version: int
     code: int
     payload: bytes
-
-
-@dataclass
-class ConnectionConfig:
-    """What we offer and how patient we are; the defaults are geth's."""
-
-    capabilities: list[Capability] = field(default_factory=list)
-    client_id: str = CLIENT_ID
-    listen_port: int = 0  # the Hello's legacy field; geth sends 0
-    handshake_timeout: float = 5.0
-    ping_interval: float = 15.0
-    read_timeout: float = 30.0
-    write_timeout: float = 20.0
-    send_queue_size: int = 1024  # messages; a full queue refuses send_nowait and makes send wait
-    recv_queue_size: int = 1024  # messages; a full inbox stops reading (TCP back-pressure)
-    max_frame_size: int = MAX_FRAME_SIZE
-    require_shared_capability: bool = True  # geth drops a peer it shares nothing with (useless peer)
 
 
 class RlpxConnection:
@@ -114,81 +95,22 @@ class RlpxConnection:
                 asyncio.open_connection(host, port), config.handshake_timeout)
         except asyncio.TimeoutError:
             raise HandshakeTimeoutError(f"dial {host}:{port}", config.handshake_timeout) from None
-        return await cls._setup(reader, writer, handshake, private_key, config)
+        return cls._from(await establish(reader, writer, handshake, private_key, config), private_key, config)
 
     @classmethod
     async def accept(cls, private_key: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                      config: ConnectionConfig | None = None) -> "RlpxConnection":
         """Complete the handshake and Hellos as recipient on an accepted socket."""
-        return await cls._setup(reader, writer, Handshake.recipient(private_key), private_key,
-                                config or ConnectionConfig())
+        config = config or ConnectionConfig()
+        established = await establish(reader, writer, Handshake.recipient(private_key), private_key, config)
+        return cls._from(established, private_key, config)
 
     @classmethod
-    async def _setup(cls, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, handshake: Handshake,
-                     private_key: bytes, config: ConnectionConfig) -> "RlpxConnection":
-        try:
-            try:
-                await asyncio.wait_for(cls._handshake(reader, writer, handshake), config.handshake_timeout)
-            except asyncio.TimeoutError:
-                raise HandshakeTimeoutError("RLPx handshake", config.handshake_timeout) from None
-            assert handshake.secrets is not None and handshake.remote_pubkey is not None
-            codec = FrameCodec.from_secrets(handshake.secrets, max_frame_size=config.max_frame_size)
-            ours = Hello(config.client_id, tuple((c.name, c.version) for c in config.capabilities),
-                         public_key(private_key), config.listen_port)
-            writer.write(codec.encode(HELLO, ours.encode()))
-            try:
-                hello = await asyncio.wait_for(
-                    cls._read_hello(reader, codec, handshake.rest), config.handshake_timeout)
-            except asyncio.TimeoutError:
-                raise HandshakeTimeoutError("Hello exchange", config.handshake_timeout) from None
-            # EIP-706: from here on, both directions are compressed if the peer's Hello says version >= 5.
-            codec.snappy = hello.version >= 5
-            reason = _hello_problem(hello, handshake.remote_pubkey, public_key(private_key))
-            shared = match_capabilities(config.capabilities, hello.capabilities)
-            if reason is None and not shared and config.require_shared_capability:
-                reason = DisconnectReason.USELESS_PEER
-            if reason is not None:
-                writer.write(codec.encode(DISCONNECT, encode_disconnect(reason)))
-                raise ConnectionClosedError(f"refused peer: {reason_text(reason)}", reason)
-        except BaseException:
-            await _close_writer(writer)
-            raise
-        conn = cls(reader, writer, codec, private_key=private_key, remote_pubkey=handshake.remote_pubkey,
-                   hello=hello, shared=shared, config=config, initiator=handshake.is_initiator)
+    def _from(cls, est: Established, private_key: bytes, config: ConnectionConfig) -> "RlpxConnection":
+        conn = cls(est.reader, est.writer, est.codec, private_key=private_key, remote_pubkey=est.remote_pubkey,
+                   hello=est.hello, shared=est.shared, config=config, initiator=est.initiator)
         conn._start()
         return conn
-
-    @staticmethod
-    async def _handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, handshake: Handshake) -> None:
-        writer.write(handshake.start())
-        while not handshake.done:
-            data = await reader.read(_READ_CHUNK)
-            if not data:
-                raise HandshakeError("connection closed during the RLPx handshake")
-            answer = handshake.feed(data)
-            if answer:
-                writer.write(answer)
-        await writer.drain()
-
-    @staticmethod
-    async def _read_hello(reader: asyncio.StreamReader, codec: FrameCodec, first: bytes) -> Hello:
-        data = first
-        while True:
-            messages = codec.feed(data, max_messages=1)
-            if messages:
-                code, payload = messages[0]
-                if code == DISCONNECT:
-                    reason = decode_disconnect(payload)
-                    raise ConnectionClosedError(
-                        f"peer disconnected before Hello: {reason_text(reason)}", reason, remote=True)
-                if code != HELLO:
-                    raise ProtocolError(f"expected Hello, got message code {code:#x}")
-                if len(payload) > BASE_PROTOCOL_MAX_MSG_SIZE:
-                    raise ProtocolError(f"Hello too big: {len(payload)} bytes > {BASE_PROTOCOL_MAX_MSG_SIZE}")
-                return Hello.decode(payload)
-            data = await reader.read(_READ_CHUNK)
-            if not data:
-                raise ConnectionClosedError("connection closed before Hello")
 
     def _start(self) -> None:
         self._tasks = [asyncio.create_task(self._read_loop(), name="rlpx-reader"),
@@ -218,9 +140,14 @@ class RlpxConnection:
             raise ProtocolError(f"message code {code:#x} out of range for {cap.name}/{cap.version}")
         return cap.offset + code
 
+    def _item(self, protocol: str, code: int, payload: bytes) -> tuple[int, bytes]:
+        if len(payload) > MAX_UINT24:  # refused here, not in the writer, where it would end the connection
+            raise MessageTooLargeError(len(payload), MAX_UINT24)
+        return self._absolute(protocol, code), payload
+
     async def send(self, protocol: str, code: int, payload: bytes) -> None:
         """Queue a message, waiting while the send queue is full; ConnectionClosedError once closed."""
-        item = (self._absolute(protocol, code), payload)
+        item = self._item(protocol, code, payload)
         self._check_open()
         if not self._outbox.full():
             self._outbox.put_nowait(item)
@@ -229,7 +156,7 @@ class RlpxConnection:
 
     def send_nowait(self, protocol: str, code: int, payload: bytes) -> None:
         """Queue a message now or raise SendQueueFullError (for gossip that may be dropped)."""
-        item = (self._absolute(protocol, code), payload)
+        item = self._item(protocol, code, payload)
         self._check_open()
         try:
             self._outbox.put_nowait(item)
@@ -300,7 +227,7 @@ class RlpxConnection:
                     if self._closing:
                         return
                 try:
-                    data = await asyncio.wait_for(self._reader.read(_READ_CHUNK), self.config.read_timeout)
+                    data = await asyncio.wait_for(self._reader.read(READ_CHUNK), self.config.read_timeout)
                 except asyncio.TimeoutError:
                     self.error = ProtocolError(f"read timeout: no frame in {self.config.read_timeout:g}s")
                     await self._shutdown(DisconnectReason.READ_TIMEOUT, send=True)
@@ -385,30 +312,9 @@ class RlpxConnection:
                 cancelled = True  # finish closing first, so that waiters are not left hanging
         if writer is not current:
             writer.cancel()
-        await _close_writer(self._writer)
+        await close_writer(self._writer)
         if self.error is not None:
             log.debug("rlpx: closed %s: %s", self.remote_address, self.error)
         self._closed.set()
         if cancelled:
             raise asyncio.CancelledError
-
-
-def _hello_problem(hello: Hello, authenticated: bytes, own: bytes) -> DisconnectReason | None:
-    """The reason to refuse a peer from its Hello, as geth's checks order them, or None."""
-    try:
-        check_node_id(hello.node_id)
-    except ProtocolError:
-        return DisconnectReason.INVALID_IDENTITY
-    if hello.node_id != authenticated:
-        return DisconnectReason.UNEXPECTED_IDENTITY
-    if authenticated == own:
-        return DisconnectReason.SELF
-    return None
-
-
-async def _close_writer(writer: asyncio.StreamWriter) -> None:
-    try:
-        writer.close()
-        await asyncio.wait_for(writer.wait_closed(), 1.0)
-    except (OSError, asyncio.TimeoutError, asyncio.CancelledError):
-        pass
