@@ -9,8 +9,9 @@ from chainkit import sign
 from ethkit import EMPTY_BLOCKS, chain_node
 from node.network.eth import codec, protocol
 from node.network.eth.chaintypes import ChainTypes
+from node.network.eth.handshake import local_status
 from node.network.eth.messages import (BlockBodies, BlockHeaders, GetBlockBodies, GetBlockHeaders,
-                                       GetPooledTransactions, GetReceipts, PooledTransactions, Receipts)
+                                       GetPooledTransactions, GetReceipts, NewBlock, PooledTransactions, Receipts)
 from node.network.eth.serve import answer, block_bodies, block_headers, block_receipts, pooled_transactions
 
 HEAD = 3 + EMPTY_BLOCKS
@@ -127,3 +128,56 @@ def test_answer_echoes_the_request_id(node):
         reply = answer(request, node.chain)
         assert type(reply) is response_class and reply.request_id == request.request_id
     assert answer(GetPooledTransactions(9, (b"\x01" * 32,)), node.chain) == PooledTransactions(9, ())
+
+
+@pytest.fixture(scope="module")
+def eth_chain(tmp_path_factory):
+    """The execution-apis chain (forks by block, the merge, forks by time), imported through our import path."""
+    from ethchain import import_into
+    from node.chain import Chain
+    from node.db import LmdbDB
+    from node.genesis import load_genesis
+    datadir = import_into(tmp_path_factory.mktemp("ethchain"))
+    db = LmdbDB(datadir / "chaindata")
+    try:
+        yield Chain(db, load_genesis(datadir / "genesis.json"))
+    finally:
+        db.close()
+
+
+def test_a_time_forked_ethereum_chain_crosses_the_wire_fork_by_fork(eth_chain):
+    """Headers are read back with their own fork's class (Frontier's 15 fields ... Prague's 21), bodies rebuild
+    every root including withdrawals, and each whole block keeps its hash."""
+    types = ChainTypes.for_chain(eth_chain)
+    head = eth_chain.head.block_number
+    served = block_headers(eth_chain, GetBlockHeaders(1, 0, head + 1))
+    assert len(served) == head + 1
+    headers = codec.decode(*codec.encode(BlockHeaders(1, tuple(served))), types).headers
+    assert [h.hash for h in headers] == [h.hash for h in served]
+    # each in its own fork's header class (as node/blockfile.py reads blocks; the chain db reads them back with
+    # py-evm's field-count guess, which says London for Arrow Glacier's identical fields)
+    assert all(type(h) is types.block_class(h)._meta.sedes[0] for h in headers)
+    assert len({type(h).__name__ for h in headers}) == 8   # Frontier-era, London ... Paris, Shanghai ... Prague
+    bodies = codec.decode(*codec.encode(BlockBodies(2, tuple(block_bodies(eth_chain, [h.hash for h in served])))),
+                          types).bodies
+    for header, body in zip(headers, bodies):
+        assert make_trie_root_and_nodes(body.transactions)[0] == header.transaction_root
+        if hasattr(header, "withdrawals_root"):
+            assert make_trie_root_and_nodes(body.withdrawals)[0] == header.withdrawals_root
+        else:
+            assert body.withdrawals is None   # before Shanghai a body has two fields
+        block = eth_chain.block_by_hash(header.hash)
+        again = codec.decode(*codec.encode(NewBlock(block, eth_chain.chaindb.get_score(block.hash))), types).block
+        assert type(again) is type(block) and again.hash == block.hash
+
+
+def test_our_status_on_that_chain_carries_geths_fork_id(eth_chain):
+    import json
+    from conftest import shared_path
+    recorded = next(json.loads(line[3:]) for line in shared_path(
+        "conformance", "execution-apis", "tests", "eth_config", "get-config.io").read_text().splitlines()
+        if line.startswith("<<"))["result"]["current"]
+    status = local_status(eth_chain)
+    assert eth_chain.head.timestamp >= recorded["activationTime"]
+    assert "0x" + status.fork_id.hash.hex() == recorded["forkId"] and status.fork_id.next == 0
+    assert (status.network_id, status.genesis) == (eth_chain.config.chain_id, eth_chain.genesis_hash)
