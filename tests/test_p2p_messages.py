@@ -8,7 +8,8 @@ import rlp
 
 from node.network.rlpx.crypto import keccak256, new_private_key, public_key
 from node.network.rlpx.errors import NodeKeyError, ProtocolError
-from node.network.rlpx.nodekey import Enode, enode_url, load_or_create_nodekey, parse_enode, read_nodekey
+from node.network.rlpx.nodekey import (Enode, enode_url, load_or_create_nodekey, parse_enode, read_nodekey,
+                                      write_enode_file)
 from node.network.rlpx.p2p import (
     Capability,
     DisconnectReason,
@@ -98,13 +99,14 @@ def test_nodekey_created_once_and_kept(tmp_path) -> None:
         read_nodekey(path)
 
 
-def test_enode_url_round_trip() -> None:
+def test_enode_url_round_trip(tmp_path) -> None:
     key = new_private_key()
     url = enode_url(key, "127.0.0.1", 30311)
     assert url == f"enode://{public_key(key).hex()}@127.0.0.1:30311"
     enode = parse_enode(url)
     assert enode == Enode(public_key(key), "127.0.0.1", 30311)
     assert enode.node_id == keccak256(public_key(key))
+    assert parse_enode(write_enode_file(tmp_path, url).read_text()) == enode
     with_disc = parse_enode(url + "?discport=30301")
     assert with_disc.discport == 30301 and with_disc.url == url + "?discport=30301"
 

@@ -13,6 +13,7 @@ from node.network.rlpx.crypto import check_public_key, keccak256, new_private_ke
 from node.network.rlpx.errors import NodeKeyError
 
 NODEKEY_FILE = "nodekey"
+ENODE_FILE = "enode"  # our enode URL, for scripts and test harnesses that start nodes
 
 
 def load_or_create_nodekey(datadir: str | os.PathLike) -> bytes:
@@ -29,6 +30,15 @@ def load_or_create_nodekey(datadir: str | os.PathLike) -> bytes:
         f.write(key.hex())
     os.replace(tmp, path)
     return key
+
+
+def write_enode_file(datadir: str | os.PathLike, url: str) -> Path:
+    """Write our enode URL to DATADIR/enode (one line), replacing it whole; returns the path."""
+    path = Path(datadir) / ENODE_FILE
+    tmp = path.with_name(f".{ENODE_FILE}.{os.getpid()}.tmp")
+    tmp.write_text(url + "\n")
+    os.replace(tmp, path)
+    return path
 
 
 def read_nodekey(path: str | os.PathLike) -> bytes:
