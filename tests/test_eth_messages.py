@@ -99,8 +99,11 @@ def node(tmp_path_factory):
         yield n
 
 
-def test_every_message_round_trips_over_our_chain(node):
-    types = ChainTypes.for_chain(node.chain)
+@pytest.mark.parametrize("make_types", [lambda chain: ChainTypes.for_chain(chain),
+                                        lambda chain: ChainTypes.for_config(chain.config)],
+                         ids=["for_chain", "for_config"])
+def test_every_message_round_trips_over_our_chain(node, make_types):
+    types = make_types(node.chain)
     messages = every_message(node.chain)
     assert {type(m) for m in messages} == set(MESSAGES.values())
     for message in messages:

@@ -14,7 +14,9 @@ from eth.abc import (BlockAPI, BlockHeaderAPI, ReceiptAPI, ReceiptBuilderAPI, Si
                      TransactionBuilderAPI)
 from eth.vm.forks.prague.blocks import PragueBackwardsHeader
 
+from consensus.seam import parlia_vm_class
 from node.forks import ForkSchedule
+from node.genesis import ChainConfig
 
 
 class ChainTypes:
@@ -30,6 +32,13 @@ class ChainTypes:
     def for_chain(cls, chain: Any) -> "ChainTypes":
         """The types of a node.chain.Chain (anything with a `schedule`)."""
         return cls(chain.schedule)
+
+    @classmethod
+    def for_config(cls, config: ChainConfig) -> "ChainTypes":
+        """The types of the chain a genesis config describes, without opening one (the schedule Chain builds)."""
+        if config.is_parlia:
+            return cls(ForkSchedule.single(parlia_vm_class()))
+        return cls(ForkSchedule.from_config(config))
 
     def block_class(self, header: BlockHeaderAPI) -> Type[BlockAPI]:
         return self.schedule.vm_class_for(header).get_block_class()
