@@ -321,3 +321,17 @@ def test_oversized_send_refused_without_ending_the_connection() -> None:
             assert (await inbound.recv()).payload == b"\xc0"
             await out.disconnect()
     run(main())
+
+
+def test_peer_vanishing_without_disconnect() -> None:
+    async def main() -> None:
+        async with Node(ConnectionConfig([ETH68])) as server:
+            peer = await RawPeer.connect(server)
+            conn = await asyncio.wait_for(server.accepted.get(), 5)
+            peer.writer.close()
+            await asyncio.wait_for(conn.wait_closed(), 5)
+            assert conn.disconnect_reason == DisconnectReason.NETWORK_ERROR and not conn.remote_disconnected
+            assert "EOF" in str(conn.error)
+            with pytest.raises(ConnectionClosedError, match="EOF"):
+                await conn.recv()
+    run(main())

@@ -243,6 +243,10 @@ class RlpxConnection:
         except OSError as exc:
             self.error = exc
             await self._shutdown(DisconnectReason.NETWORK_ERROR, send=False)
+        except Exception as exc:  # a bug must end this connection, not leave it half-open
+            log.exception("rlpx: reader of %s failed", self.remote_address)
+            self.error = exc
+            await self._shutdown(DisconnectReason.PROTOCOL_ERROR, send=True)
 
     async def _dispatch(self, code: int, payload: bytes) -> None:
         if code == PING:
@@ -275,10 +279,13 @@ class RlpxConnection:
                 await asyncio.wait_for(self._writer.drain(), self.config.write_timeout)
                 if code == DISCONNECT:
                     return
-        except (OSError, asyncio.TimeoutError, RlpxError) as exc:
-            if self.error is None:
-                self.error = exc if not isinstance(exc, asyncio.TimeoutError) else ProtocolError(
-                    f"write timeout after {self.config.write_timeout:g}s")
+        except asyncio.TimeoutError:
+            self.error = self.error or ProtocolError(f"write timeout after {self.config.write_timeout:g}s")
+            await self._shutdown(DisconnectReason.NETWORK_ERROR, send=False)
+        except Exception as exc:  # OSError, a codec error, or a bug: this connection ends, nothing else
+            if not isinstance(exc, (OSError, RlpxError)):
+                log.exception("rlpx: writer of %s failed", self.remote_address)
+            self.error = self.error or exc
             await self._shutdown(DisconnectReason.NETWORK_ERROR, send=False)
 
     async def _ping_loop(self) -> None:
