@@ -14,7 +14,6 @@ from eth.abc import (BlockAPI, BlockHeaderAPI, ReceiptAPI, ReceiptBuilderAPI, Si
                      TransactionBuilderAPI)
 from eth.vm.forks.prague.blocks import PragueBackwardsHeader
 
-from consensus.seam import parlia_vm_class
 from node.forks import ForkSchedule
 from node.genesis import ChainConfig
 
@@ -36,9 +35,7 @@ class ChainTypes:
     @classmethod
     def for_config(cls, config: ChainConfig) -> "ChainTypes":
         """The types of the chain a genesis config describes, without opening one (the schedule Chain builds)."""
-        if config.is_parlia:
-            return cls(ForkSchedule.single(parlia_vm_class()))
-        return cls(ForkSchedule.from_config(config))
+        return cls(ForkSchedule.parlia() if config.is_parlia else ForkSchedule.from_config(config))
 
     def block_class(self, header: BlockHeaderAPI) -> Type[BlockAPI]:
         return self.schedule.vm_class_for(header).get_block_class()
