@@ -27,6 +27,10 @@ class GetBlockHeaders(Request):
     skip: int = 0
     reverse: bool = False
 
+    def __post_init__(self) -> None:
+        if isinstance(self.origin, bytes) and len(self.origin) != 32:
+            raise ValueError(f"an origin hash is 32 bytes, got {len(self.origin)}")
+
     def items(self) -> list:
         origin = self.origin if isinstance(self.origin, bytes) else uint(self.origin)
         return [uint(self.request_id), [origin, uint(self.amount), uint(self.skip), b"\x01" if self.reverse else b""]]
@@ -35,13 +39,11 @@ class GetBlockHeaders(Request):
     def from_items(cls, items: Any, types: ChainTypes | None = None) -> "GetBlockHeaders":
         request_id, query = as_request(items)
         query = as_list(query, "header query", 4)
-        origin = as_bytes(query[0], "origin")
-        if len(origin) == 32:
-            pass
-        elif len(origin) <= 8:
+        origin: bytes | int = as_bytes(query[0], "origin")
+        if len(origin) != 32:   # geth's HashOrNumber: a hash by its size, else a uint64
+            if len(origin) > 8:
+                raise ValueError(f"invalid input size {len(origin)} for origin")
             origin = as_uint(origin, "origin")
-        else:
-            raise ValueError(f"invalid input size {len(origin)} for origin")
         return cls(request_id, origin, as_uint(query[1], "amount"), as_uint(query[2], "skip"),
                    as_bool(query[3], "reverse"))
 
