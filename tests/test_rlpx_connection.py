@@ -79,7 +79,12 @@ def test_two_peers_each_as_initiator_exchange_messages() -> None:
                 out, inbound = await connect(dialer, listener)
                 assert out.initiator and not inbound.initiator
                 assert out.remote_pubkey == listener.pubkey and inbound.remote_pubkey == dialer.pubkey
-                assert inbound.remote_hello.capabilities == (("eth", 68),)
+                assert inbound.remote_hello.capabilities == (("eth", 68),) and inbound.caps == ["eth/68"]
+                assert out.network_info() == {"localAddress": "127.0.0.1:%d" % out.local_address[1],
+                                              "remoteAddress": f"127.0.0.1:{listener.server.port}",
+                                              "inbound": False}
+                assert inbound.network_info()["inbound"] is True
+                assert inbound.network_info()["remoteAddress"] == out.network_info()["localAddress"]
                 assert [(c.name, c.version, c.offset) for c in out.shared_capabilities] == [("eth", 68, 0x10)]
                 status = rlp.encode([68, 714, b"\x01" * 32])
                 await out.send("eth", 0x00, status)

@@ -69,8 +69,9 @@ class RlpxConnection:
         self.shared_capabilities = shared
         self.config = config
         self.initiator = initiator
-        peer = writer.get_extra_info("peername")
+        peer, own = writer.get_extra_info("peername"), writer.get_extra_info("sockname")
         self.remote_address: tuple[str, int] | None = (peer[0], peer[1]) if peer else None
+        self.local_address: tuple[str, int] | None = (own[0], own[1]) if own else None
         self.error: Exception | None = None
         self.disconnect_reason: int | None = None
         self.remote_disconnected = False  # True when the peer sent the Disconnect
@@ -127,6 +128,18 @@ class RlpxConnection:
     @property
     def closed(self) -> bool:
         return self._closing
+
+    @property
+    def caps(self) -> list[str]:
+        """The peer's capabilities as geth's admin_peers lists them ("eth/68"), all of them, sorted."""
+        return [f"{name}/{version}" for name, version in sorted(self.remote_hello.capabilities)]
+
+    def network_info(self) -> dict[str, object]:
+        """The transport half of admin_peers' "network" object (trusted/static belong to the peer manager)."""
+        def text(address: tuple[str, int] | None) -> str:
+            return "" if address is None else f"{address[0]}:{address[1]}"
+        return {"localAddress": text(self.local_address), "remoteAddress": text(self.remote_address),
+                "inbound": not self.initiator}
 
     def capability(self, name: str) -> SharedCapability | None:
         """The negotiated capability of that name, if both sides speak it."""
