@@ -23,12 +23,19 @@ def load_or_create_nodekey(datadir: str | os.PathLike) -> bytes:
         return read_nodekey(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = new_private_key()
-    # Write then rename, so a crash never leaves a half-written key that would change our identity.
+    # Write a temporary file, then hard-link it into place: a crash never leaves a half-written key, and of two
+    # processes starting at once the second finds the first's key instead of replacing it.
     tmp = path.with_name(f".{NODEKEY_FILE}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key.hex())
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(key.hex())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return read_nodekey(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return key
 
 
