@@ -91,6 +91,7 @@ def test_nodekey_created_once_and_kept(tmp_path) -> None:
     assert len(key) == 32 and path.read_text() == key.hex()
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert load_or_create_nodekey(tmp_path / "data") == key
+    assert list((tmp_path / "data").iterdir()) == [path]  # no temporary file left behind
     path.write_text("zz")
     with pytest.raises(NodeKeyError, match="not hex"):
         read_nodekey(path)
