@@ -15,11 +15,13 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator, Sequence
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from node.deadline import request_clock
 from rpc import filters
 from rpc.endpoint import Endpoint
 from rpc.errors import InvalidRequest, ParseError, RpcError, to_rpc_error
@@ -34,11 +36,17 @@ log = logging.getLogger("smartchain.rpc")
 BODY_LIMIT = 5 * 1024 * 1024       # geth's --http body limit
 BATCH_LIMIT = 1000                 # geth's --rpc.batch-request-limit
 WS_READ_LIMIT = 32 * 1024 * 1024   # geth's websocket read limit
+# Lanes: registry.INLINE methods answer on the event loop; registry.EXECUTES methods (they run EVM code, each bounded
+# by the node's evm timeout) on EXEC_WORKERS threads of their own; every other method on WORKERS read threads, which
+# executions never occupy. A call's deadline counts from its arrival (node.deadline.request_clock), so one that waits
+# for an execution worker is answered within the timeout of its arrival all the same.
 WORKERS = 8
+EXEC_WORKERS = 4
 
 NODE = web.AppKey("node", object)
 METHODS = web.AppKey("methods", dict)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+EXEC_LANE = web.AppKey("exec_lane", ThreadPoolExecutor)
 ORIGINS = web.AppKey("cors_origins", tuple)
 SOCKETS = web.AppKey("websockets", set)
 FILTERS = web.AppKey("filters", FilterManager)
@@ -67,7 +75,9 @@ def create_app(node, cors_origins: Sequence[str] | None = None,
 
 async def _executor(app: web.Application) -> AsyncIterator[None]:
     app[EXECUTOR] = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rpc")
+    app[EXEC_LANE] = ThreadPoolExecutor(max_workers=EXEC_WORKERS, thread_name_prefix="rpc-exec")
     yield
+    app[EXEC_LANE].shutdown(wait=False, cancel_futures=True)
     app[EXECUTOR].shutdown(wait=False, cancel_futures=True)
 
 
@@ -132,13 +142,20 @@ async def answer_call(app: web.Application, context: Context, message: Any) -> d
         if method.inline:
             result = method(context, message.get("params"))
         else:
+            lane = app[EXEC_LANE] if method.executes else app[EXECUTOR]
             result = await asyncio.get_running_loop().run_in_executor(
-                app[EXECUTOR], method, context, message.get("params"))
+                lane, _from_arrival, time.monotonic(), method, context, message.get("params"))
     except Exception as exc:  # every failure becomes an error answer; to_rpc_error logs the unexpected ones
         answer = _answer(request_id, error=to_rpc_error(exc))
     else:
         answer = _answer(request_id, result)
     return answer if "id" in message else None
+
+
+def _from_arrival(arrival: float, method, context: Context, params: Any) -> Any:
+    """In a worker thread: the call, its deadlines counted from `arrival` rather than from when a worker was free."""
+    with request_clock(arrival):
+        return method(context, params)
 
 
 # -- HTTP --
