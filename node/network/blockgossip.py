@@ -1,0 +1,129 @@
+"""Block propagation as BSC does it (eth/handler.go BroadcastBlock, eth/fetcher/block_fetcher.go).
+
+Out: each block that joins our canonical chain, sealed here or imported from a peer, goes whole (NewBlock with our
+total difficulty) to floor(sqrt(n)) of the peers not known to have it and as a hash (NewBlockHashes) to the others;
+a peer that sent or announced a block is known to have it, so a block never goes back where it came from. Blocks
+sync imports are not propagated (geth's downloader does not either).
+
+In: a NewBlock is checked against its header (transaction root, uncles, withdrawals) and queued; an announced hash
+we lack is queued and fetched (header, then body) from its announcer. The queue is worked off one block at a time:
+a block whose parent we lack first has its missing ancestors synced from the same peer; then it goes through the
+node's import path. A block the chain refuses gets its sender dropped and banned for a while.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from eth.abc import BlockAPI
+
+from node.network.checks import PeerLied, UnexpectedHeaders, assemble, check_block
+from node.network.eth.chaintypes import ChainTypes
+from node.network.eth.messages import GetBlockBodies, GetBlockHeaders, NewBlock, NewBlockHashes
+from node.network.importer import Importer
+from node.network.knownset import KnownSet
+from node.network.nodeapi import ChainError, Node, UnknownAncestor
+from node.network.peer import PeerDisconnected, RequestTimeout
+from node.network.peers import PeerSet, PeerState
+from node.network.sync import Drop, InvalidBlock, Syncer
+
+log = logging.getLogger("smartchain.network.blocks")
+
+BLOCK_QUEUE = 64   # blocks and announcements waiting to be fetched or imported; more are dropped
+
+
+class BlockGossip:
+    def __init__(self, node: Node, types: ChainTypes, peers: PeerSet, importer: Importer, syncer: Syncer,
+                 drop: Drop) -> None:
+        self.node, self.types, self.peers, self.importer, self.syncer = node, types, peers, importer, syncer
+        self._drop = drop
+        self.queue: asyncio.Queue[tuple[PeerState, bytes, BlockAPI | None]] = asyncio.Queue(BLOCK_QUEUE)
+        self._queued = KnownSet(BLOCK_QUEUE * 4)
+        self.sent_whole = 0
+        self.sent_hashes = 0
+
+    # -- out ---------------------------------------------------------------------------------------------------------
+    def broadcast(self, block: BlockAPI) -> None:
+        """Propagate a block that joined our canonical chain (call on the loop)."""
+        if block.hash in self.syncer.quiet:
+            self.syncer.quiet.discard(block.hash)
+            return
+        td = self.node.chain.chaindb.get_score(block.hash)
+        whole, hashes = self.peers.split_lacking(lambda s: block.hash in s.known_blocks)
+        for state in whole:
+            state.known_blocks.add(block.hash)
+            self.sent_whole += state.send_soon(NewBlock(block, td))
+        for state in hashes:
+            state.known_blocks.add(block.hash)
+            self.sent_hashes += state.send_soon(NewBlockHashes(((block.hash, block.number),)))
+
+    # -- in ----------------------------------------------------------------------------------------------------------
+    def on_new_block(self, state: PeerState, message: NewBlock) -> None:
+        block = message.block
+        state.known_blocks.add(block.hash)
+        # the sender's head is at least this block's parent (it may relay before importing, as BSC does)
+        state.set_head(block.hash, message.total_difficulty)
+        self._enqueue(state, block.hash, block)
+
+    def on_block_hashes(self, state: PeerState, message: NewBlockHashes) -> None:
+        for block_hash, _ in message.entries:
+            state.known_blocks.add(block_hash)
+            self._enqueue(state, block_hash, None)
+
+    def _enqueue(self, state: PeerState, block_hash: bytes, block: BlockAPI | None) -> None:
+        if block_hash in self._queued or self.node.chain.header_by_hash(block_hash) is not None:
+            return
+        try:
+            self.queue.put_nowait((state, block_hash, block))
+        except asyncio.QueueFull:
+            log.debug("block queue full: dropped 0x%s from %s", block_hash.hex()[:16], state.id[:16])
+            return
+        self._queued.add(block_hash)
+
+    async def run(self) -> None:
+        while True:
+            state, block_hash, block = await self.queue.get()
+            self._queued.discard(block_hash)
+            try:
+                await self._handle(state, block_hash, block)
+            except PeerLied as exc:
+                await self._drop(state, exc)
+            except (PeerDisconnected, RequestTimeout) as exc:
+                log.debug("block 0x%s from %s: %s", block_hash.hex()[:16], state.id[:16], exc)
+            except Exception:
+                log.exception("block 0x%s from %s failed", block_hash.hex()[:16], state.id[:16])
+
+    async def _handle(self, state: PeerState, block_hash: bytes, block: BlockAPI | None) -> None:
+        chain = self.node.chain
+        if chain.header_by_hash(block_hash) is not None:
+            return
+        if block is None:
+            block = await self._fetch(state, block_hash)
+            if block is None:
+                return
+        else:
+            check_block(block)
+        if chain.header_by_hash(block.header.parent_hash) is None:
+            if not await self.syncer.sync_to(state, block.header.parent_hash):
+                return
+        try:
+            await self.importer.import_block(block)
+        except UnknownAncestor as exc:   # the parent went away meanwhile (a reorg): not the peer's fault
+            log.debug("block #%d: %s", block.number, exc)
+        except ChainError as exc:
+            raise InvalidBlock(str(exc)) from exc
+
+    async def _fetch(self, state: PeerState, block_hash: bytes) -> BlockAPI | None:
+        """An announced block from its announcer: its header, then its body (None if it no longer has it)."""
+        headers = (await state.peer.request(GetBlockHeaders(0, block_hash, 1))).headers
+        if not headers:
+            return None
+        if len(headers) != 1 or headers[0].hash != block_hash:
+            raise UnexpectedHeaders(f"announced block 0x{block_hash.hex()[:16]} not delivered "
+                                    f"({len(headers)} other headers)")
+        bodies = (await state.peer.request(GetBlockBodies(0, (block_hash,)))).bodies
+        if not bodies:
+            return None
+        if len(bodies) != 1:
+            raise UnexpectedHeaders(f"announced block 0x{block_hash.hex()[:16]}: {len(bodies)} bodies")
+        return assemble(self.types, headers[0], bodies[0])

@@ -1,0 +1,192 @@
+"""Full sync as geth's pre-merge downloader and BSC's chainSyncer do it: from the peer with the highest total
+difficulty, on connect and every 10 s.
+
+One sync: the peer's head header, the common ancestor (binary search over block numbers), then headers in batches of
+192 that must link to the ancestor and pass the engine's checks (node/network/checks.py) before any body is asked
+for, then bodies 128 at a time matched to their headers, then each block in order through the node's import path
+(in the import thread). A peer whose answers do not add up (unlinked or invalid headers, bodies that do not match,
+a block the chain refuses) is dropped; one that merely has less than it claimed ends the sync.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from eth.abc import BlockAPI, BlockHeaderAPI
+
+from node.network.checks import PeerLied, UnexpectedHeaders, assemble, check_headers
+from node.network.eth import protocol as p
+from node.network.eth.chaintypes import ChainTypes
+from node.network.eth.messages import BlockHeaders, GetBlockBodies, GetBlockHeaders
+from node.network.importer import Importer
+from node.network.knownset import KnownSet
+from node.network.nodeapi import ChainError, Node
+from node.network.peer import PeerDisconnected, RequestTimeout
+from node.network.peers import PeerSet, PeerState
+
+log = logging.getLogger("smartchain.network.sync")
+
+SYNC_INTERVAL = 10.0   # BSC's forceSyncCycle
+QUIET_BLOCKS = 4096
+
+
+class InvalidBlock(PeerLied):
+    """A block the chain refused: its sender is dropped and banned for a while."""
+
+
+@dataclass
+class SyncProgress:
+    """What eth_syncing reports while a sync runs."""
+
+    starting: int
+    current: int
+    highest: int
+
+
+Drop = Callable[[PeerState, Exception], Awaitable[None]]
+
+
+class Syncer:
+    def __init__(self, node: Node, types: ChainTypes, peers: PeerSet, importer: Importer, drop: Drop,
+                 interval: float = SYNC_INTERVAL) -> None:
+        self.node, self.types, self.peers, self.importer = node, types, peers, importer
+        self._drop = drop
+        self.interval = interval
+        self.progress: SyncProgress | None = None
+        self.quiet = KnownSet(QUIET_BLOCKS)   # blocks sync imports: not gossiped (geth's downloader does not)
+        self.completed = 0               # syncs that reached their target
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+
+    # -- when -------------------------------------------------------------------------------------------------------
+    def trigger(self) -> None:
+        """Look for a better peer now (a peer connected)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.sync_best()
+            except Exception:   # one failed round must not end syncing
+                log.exception("sync round failed")
+
+    def our_td(self) -> int:
+        chain = self.node.chain
+        return chain.chaindb.get_score(chain.head.hash)
+
+    async def sync_best(self) -> bool:
+        """Sync from the heaviest peer if it is heavier than us; True if a sync ran to its target."""
+        best = self.peers.best()
+        if best is None or best.td <= self.our_td():
+            return False
+        return await self.sync_to(best, best.head)
+
+    # -- how --------------------------------------------------------------------------------------------------------
+    async def sync_to(self, state: PeerState, target: bytes) -> bool:
+        """Fetch and import the peer's chain up to the block `target`; True if it got there."""
+        async with self._lock:
+            if self.node.chain.header_by_hash(target) is not None:
+                return True
+            try:
+                await self._sync(state, target)
+                self.completed += 1
+                return True
+            except (PeerLied, ChainError) as exc:
+                await self._drop(state, exc)
+            except (PeerDisconnected, RequestTimeout, _PeerHasLess) as exc:
+                log.debug("sync with %s stopped: %s", state.id[:16], exc)
+            finally:
+                self.progress = None
+            return False
+
+    async def _sync(self, state: PeerState, target: bytes) -> None:
+        peer = state.peer
+        head = await self._one_header(state, target)
+        ancestor = await self._common_ancestor(state, head)
+        log.info("syncing from %s: #%d..#%d", state.id[:16], ancestor.block_number + 1, head.block_number)
+        self.progress = SyncProgress(self.node.chain.head.block_number, ancestor.block_number, head.block_number)
+        parent = ancestor
+        while parent.block_number < head.block_number:
+            amount = min(p.MAX_HEADER_FETCH, head.block_number - parent.block_number)
+            answer = await peer.request(GetBlockHeaders(0, parent.block_number + 1, amount))
+            headers = list(answer.headers)
+            if not headers:
+                raise _PeerHasLess(f"no headers from #{parent.block_number + 1}")
+            if len(headers) > amount:
+                raise UnexpectedHeaders(f"{len(headers)} headers for a request of {amount}")
+            check_headers(headers, parent, self.node.chain.engine)
+            for start in range(0, len(headers), p.MAX_BLOCK_FETCH):
+                blocks = await self._bodies(state, headers[start:start + p.MAX_BLOCK_FETCH])
+                await self._import(state, blocks)
+            parent = headers[-1]
+
+    async def _one_header(self, state: PeerState, origin: bytes | int) -> BlockHeaderAPI:
+        answer: BlockHeaders = await state.peer.request(GetBlockHeaders(0, origin, 1))
+        if not answer.headers:
+            raise _PeerHasLess(f"no header {origin if isinstance(origin, int) else '0x' + origin.hex()}")
+        header = answer.headers[0]
+        if len(answer.headers) != 1 or (header.hash != origin if isinstance(origin, bytes)
+                                        else header.block_number != origin):
+            raise UnexpectedHeaders(f"asked for one header {origin!r}, got {len(answer.headers)} others")
+        return header
+
+    async def _common_ancestor(self, state: PeerState, head: BlockHeaderAPI) -> BlockHeaderAPI:
+        """The highest block both chains hold: our head's number first (the usual case), else a binary search
+        between genesis (the handshake matched it) and that number."""
+        chain = self.node.chain
+        high = min(chain.head.block_number, head.block_number)
+        header = head if head.block_number == high else await self._one_header(state, high)
+        if chain.header_by_hash(header.hash) is not None:
+            return header
+        low = 0   # known common: genesis
+        high -= 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            header = await self._one_header(state, middle)
+            if chain.header_by_hash(header.hash) is not None:
+                low = middle
+            else:
+                high = middle - 1
+        return chain.header_by_number(low) if low == 0 else await self._known(state, low)
+
+    async def _known(self, state: PeerState, number: int) -> BlockHeaderAPI:
+        header = await self._one_header(state, number)
+        ours = self.node.chain.header_by_hash(header.hash)
+        if ours is None:
+            raise UnexpectedHeaders(f"header #{number} changed during the ancestor search")
+        return ours
+
+    async def _bodies(self, state: PeerState, headers: list[BlockHeaderAPI]) -> list[BlockAPI]:
+        """The blocks of `headers`, bodies asked for until all came (a peer may answer a prefix)."""
+        blocks: list[BlockAPI] = []
+        while len(blocks) < len(headers):
+            wanted = headers[len(blocks):]
+            answer = await state.peer.request(GetBlockBodies(0, tuple(h.hash for h in wanted)))
+            if not answer.bodies:
+                raise _PeerHasLess(f"no bodies from #{wanted[0].block_number}")
+            if len(answer.bodies) > len(wanted):
+                raise UnexpectedHeaders(f"{len(answer.bodies)} bodies for {len(wanted)} hashes")
+            blocks.extend(assemble(self.types, h, b) for h, b in zip(wanted, answer.bodies))
+        return blocks
+
+    async def _import(self, state: PeerState, blocks: list[BlockAPI]) -> None:
+        for block in blocks:
+            state.known_blocks.add(block.hash)
+            self.quiet.add(block.hash)
+            try:
+                await self.importer.import_block(block)
+            except ChainError as exc:
+                raise InvalidBlock(str(exc)) from exc
+            if self.progress is not None:
+                self.progress.current = block.number
+
+
+class _PeerHasLess(Exception):
+    """The peer has fewer blocks than it claimed (it may have reorganised): the sync ends, the peer stays."""
