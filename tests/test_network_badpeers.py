@@ -11,8 +11,7 @@ from node.network.eth.messages import BlockBodies, BlockBody, BlockHeaders, NewB
 from node.network.memorylink import link
 from node.network.peer import DisconnectReason
 from node.network.peers import MAX_ANNOUNCEMENTS
-from test_network_kit import (scripted_peer, seal, serve_from, shared_loop, start_node, start_service, wait_for,
-                              write_genesis)
+from test_network_kit import scripted_peer, seal, shared_loop, start_node, start_service, wait_for, write_genesis
 
 
 @pytest.fixture
