@@ -1,0 +1,111 @@
+"""JSON-RPC answered in-process: the server's own method table, filters and error mapping, with no socket and no JSON.
+
+`InProcessRpc(node)` holds an app made by `rpc.server.create_app` (its method registry and polling filters) and
+answers already-parsed requests and batches as the HTTP server answers their bodies. `answer` runs the handler in
+the calling thread (what makes the sync provider fast: no event loop, no thread hop); `answer_async` awaits the
+server's own `answer_call`, whose handlers run on the app's worker lanes. The envelope rules (`invalid request`,
+notifications, empty and oversized batches) are the server's: tests/test_testing_provider.py replays a corpus of
+requests through both and through HTTP and compares every answer.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Awaitable, Callable
+
+from node.execution.deadline import request_clock
+from rpc.errors import InvalidRequest, RpcError, to_rpc_error
+from rpc.registry import Context, lookup
+from rpc.server import (BATCH_LIMIT, EXEC_LANE, EXEC_WORKERS, EXECUTOR, FILTERS, METHODS, WORKERS, answer_call,
+                        create_app, valid_id)
+
+
+def _answer(request_id: Any, result: Any = None, error: RpcError | None = None) -> dict:
+    """The server's answer object (rpc.server builds the same)."""
+    if error is not None:
+        return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
+    return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+
+class InProcessRpc:
+    """The node's JSON-RPC app without a transport: parsed requests in, the answers the server would send out."""
+
+    def __init__(self, node) -> None:
+        self.node = node
+        self.app = create_app(node)
+        # the app's worker lanes, as its startup makes them (used by answer_async only; threads start on first use)
+        self.app[EXECUTOR] = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rpc")
+        self.app[EXEC_LANE] = ThreadPoolExecutor(max_workers=EXEC_WORKERS, thread_name_prefix="rpc-exec")
+        self.methods = self.app[METHODS]
+        self.filters = self.app[FILTERS]
+        self.filters.start()   # filters hear new blocks and pending transactions, as while the app runs
+        self.context = Context(node, self.filters)
+        self.closed = False
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.filters.stop()
+        self.app[EXEC_LANE].shutdown(wait=False, cancel_futures=True)
+        self.app[EXECUTOR].shutdown(wait=False, cancel_futures=True)
+
+    # -- synchronous: the handler runs in the calling thread --
+
+    def answer(self, message: Any) -> dict | list | None:
+        """A parsed request or batch -> its answer (None when only notifications were sent)."""
+        return _batch(message, self.answer_call)
+
+    def answer_call(self, message: Any) -> dict | None:
+        """One call, as rpc.server.answer_call answers it, with the handler run here rather than on a worker."""
+        if not isinstance(message, dict) or not valid_id(message.get("id")):
+            return _answer(None, error=InvalidRequest("invalid request"))
+        request_id = message.get("id")
+        name = message.get("method")
+        if message.get("jsonrpc") != "2.0" or not isinstance(name, str):
+            return _answer(request_id, error=InvalidRequest("invalid request"))
+        try:
+            method = lookup(self.methods, name)
+            with request_clock(time.monotonic()):
+                result = method(self.context, message.get("params"))
+        except Exception as exc:  # as the server: every failure is an error answer (to_rpc_error logs the unexpected)
+            answer = _answer(request_id, error=to_rpc_error(exc))
+        else:
+            answer = _answer(request_id, result)
+        return answer if "id" in message else None
+
+    # -- asynchronous: the server's own answer_call, on the caller's event loop --
+
+    async def answer_async(self, message: Any) -> dict | list | None:
+        if not isinstance(message, list):
+            return await answer_call(self.app, self.context, message)
+        return await _abatch(message, lambda m: answer_call(self.app, self.context, m))
+
+
+def _batch_refusal(message: list) -> dict | list | None:
+    """The server's answer to an empty or oversized batch, else None."""
+    if not message:
+        return _answer(None, error=InvalidRequest("empty batch"))
+    if len(message) > BATCH_LIMIT:
+        first_id = next((m.get("id") for m in message if isinstance(m, dict) and valid_id(m.get("id"))
+                         and m.get("id") is not None), None)
+        return [_answer(first_id, error=InvalidRequest("batch too large"))]
+    return None
+
+
+def _batch(message: Any, one: Callable[[Any], dict | None]) -> dict | list | None:
+    if not isinstance(message, list):
+        return one(message)
+    refusal = _batch_refusal(message)
+    if refusal is not None:
+        return refusal
+    answers = [answer for answer in map(one, message) if answer is not None]
+    return answers or None
+
+
+async def _abatch(message: list, one: Callable[[Any], Awaitable[dict | None]]) -> dict | list | None:
+    refusal = _batch_refusal(message)
+    if refusal is not None:
+        return refusal
+    answers = [answer for answer in [await one(m) for m in message] if answer is not None]
+    return answers or None

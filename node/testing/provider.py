@@ -1,0 +1,219 @@
+"""web3.py providers that hand each request to a node in this process: no HTTP, no socket, no JSON.
+
+    from web3 import Web3
+    from node.testing.provider import SmartchainProvider
+
+    w3 = Web3(SmartchainProvider())          # a temporary automining dev chain, stopped at exit
+    w3 = Web3(SmartchainProvider(node))      # or a started Node of your own
+
+Answers are the JSON-RPC server's (node.testing.dispatch), so web3.py raises what it raises over HTTP. Parlia's
+extraData is longer than 32 bytes: inject web3's `ExtraDataToPOAMiddleware`, as for BSC (the plugin's `w3` has it).
+With automine on, a send returns once its transaction is in a block (as anvil and Hardhat answer), so
+`wait_for_transaction_receipt` finds the receipt at its first look instead of polling.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+import weakref
+from typing import Any, Iterable
+
+from hexbytes import HexBytes
+from web3.datastructures import AttributeDict
+from web3.providers.async_base import AsyncBaseProvider
+from web3.providers.base import JSONBaseProvider
+from web3.types import RPCEndpoint, RPCResponse
+
+from node.config import NodeConfig
+from node.node import Node
+from node.testing.dispatch import InProcessRpc
+
+SENDS = frozenset({"eth_sendRawTransaction", "eth_sendTransaction"})
+MINED_TIMEOUT = 30.0   # s a send waits for its automined block at most (then it answers anyway)
+
+
+def to_json_value(value: Any) -> Any:
+    """What web3's JSON encoder (Web3JsonEncoder) would send, then the server parse: bytes as 0x-hex, mappings as
+    objects with string keys, sequences as lists."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (bytes, bytearray, HexBytes)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, AttributeDict):
+        value = value.__dict__
+    if isinstance(value, dict):
+        return {_json_key(k): to_json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json_value(v) for v in value]
+    if hasattr(value, "model_dump"):   # web3's pydantic request models, as its encoder dumps them
+        return to_json_value(value.model_dump(by_alias=True))
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    if isinstance(key, (int, float)):
+        return str(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def dev_node(**config: Any) -> Node:
+    """A started dev node in a fresh temporary data dir, automining unless `block_time` says otherwise."""
+    config.setdefault("block_time", 0)
+    return Node(NodeConfig(**config)).start()
+
+
+class AutomineWait:
+    """Blocks a sender until the automining producer has put its transaction in a block (or cannot)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self._mined = threading.Condition()
+        self._unsubscribe = node.subscribe(on_block=self._on_block)
+
+    def _on_block(self, *_: object) -> None:
+        with self._mined:
+            self._mined.notify_all()
+
+    def _automining(self) -> bool:
+        producer = self.node.producer
+        return producer is not None and producer.automine and getattr(producer, "_thread", None) is not None
+
+    def wait(self, answer: dict | None, timeout: float = MINED_TIMEOUT) -> None:
+        """After a send's answer: return once its transaction left the pool (mined, or dropped as invalid), or when
+        nothing executable is pending (it waits on a nonce gap), or automine is off, or at the timeout."""
+        if not answer or not isinstance(answer.get("result"), str) or not self._automining():
+            return
+        tx_hash = bytes.fromhex(answer["result"][2:])
+        pool = self.node.pool
+        deadline = time.monotonic() + timeout
+        with self._mined:
+            while tx_hash in pool and pool.status()[0] and self._automining():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._mined.wait(min(left, 0.05))   # short: a block made between the check and the wait is missed
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+
+class _Backend:
+    """What both providers share: the node (started here when not given), its in-process RPC, the automine wait."""
+
+    def __init__(self, node: Node | None, wait_for_automine: bool) -> None:
+        self.own_node = node is None
+        self.node = dev_node() if node is None else node
+        self.rpc = InProcessRpc(self.node)
+        self.automine = AutomineWait(self.node) if wait_for_automine else None
+        self.ids = itertools.count()
+
+    def message(self, method: str, params: Any) -> dict:
+        return {"jsonrpc": "2.0", "method": method, "params": to_json_value(params or []), "id": next(self.ids)}
+
+    def settle(self, method: str, answer: dict | None) -> None:
+        if self.automine is not None and method in SENDS:
+            self.automine.wait(answer)
+
+    def close(self) -> None:
+        if self.automine is not None:
+            self.automine.close()
+        self.rpc.close()
+        if self.own_node:
+            self.node.stop()
+
+
+def _close(backend: _Backend) -> None:
+    backend.close()
+
+
+class SmartchainProvider(JSONBaseProvider):
+    """A synchronous web3.py provider over an in-process node (default: a temporary automining dev chain)."""
+
+    def __init__(self, node: Node | None = None, *, wait_for_automine: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._backend = _Backend(node, wait_for_automine)
+        self._finalizer = weakref.finalize(self, _close, self._backend)   # also runs at interpreter exit
+
+    @property
+    def node(self) -> Node:
+        return self._backend.node
+
+    @property
+    def rpc(self) -> InProcessRpc:
+        return self._backend.rpc
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        answer = self._backend.rpc.answer_call(self._backend.message(method, params))
+        self._backend.settle(method, answer)
+        return answer
+
+    def make_batch_request(self, requests: Iterable[tuple[RPCEndpoint, Any]]) -> list[RPCResponse] | RPCResponse:
+        requests = list(requests)
+        answers = self._backend.rpc.answer([self._backend.message(m, p) for m, p in requests])
+        if isinstance(answers, list):
+            for (method, _), answer in zip(requests, answers):
+                self._backend.settle(method, answer)
+        return answers
+
+    def is_connected(self, show_traceback: bool = False) -> bool:
+        return not self._backend.rpc.closed
+
+    def close(self) -> None:
+        """Stop hearing the node (and stop the node if this provider started it)."""
+        self._finalizer()
+
+    def __enter__(self) -> "SmartchainProvider":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncSmartchainProvider(AsyncBaseProvider):
+    """The asynchronous provider (for `AsyncWeb3`): handlers run on the app's worker lanes through the server's own
+    `answer_call`, so the event loop is never blocked by the EVM."""
+
+    def __init__(self, node: Node | None = None, *, wait_for_automine: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._backend = _Backend(node, wait_for_automine)
+        self._finalizer = weakref.finalize(self, _close, self._backend)
+
+    @property
+    def node(self) -> Node:
+        return self._backend.node
+
+    async def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        answer = await self._backend.rpc.answer_async(self._backend.message(method, params))
+        await self._settle(method, answer)
+        return answer
+
+    async def make_batch_request(self, requests: Iterable[tuple[RPCEndpoint, Any]]
+                                 ) -> list[RPCResponse] | RPCResponse:
+        requests = list(requests)
+        answers = await self._backend.rpc.answer_async([self._backend.message(m, p) for m, p in requests])
+        if isinstance(answers, list):
+            for (method, _), answer in zip(requests, answers):
+                await self._settle(method, answer)
+        return answers
+
+    async def _settle(self, method: str, answer: dict | None) -> None:
+        if self._backend.automine is not None and method in SENDS:
+            await asyncio.to_thread(self._backend.settle, method, answer)
+
+    async def is_connected(self, show_traceback: bool = False) -> bool:
+        return not self._backend.rpc.closed
+
+    async def disconnect(self) -> None:
+        """Stop hearing the node (and stop the node if this provider started it)."""
+        self._finalizer()
+
+    def close(self) -> None:
+        self._finalizer()
