@@ -1,6 +1,11 @@
 """Joining NetworkServices in one process with in-memory peers (node/network/memory.py), for tests and the
 in-process devnet: the services must share one LoopThread. A link is a static peer like any other: dialled,
-redialled with back-off after a disconnect, refused while the other service is stopped."""
+redialled with back-off after a disconnect, refused while the other service is stopped.
+
+A MemoryHub plays the part of addresses: a link names the remote by its id and finds whichever service holds that id
+when it dials, so a node whose service was stopped and started again (a new NetworkService with the same node key)
+is found again, as a restarted process is at its old enode.
+"""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -18,20 +23,36 @@ class ServiceNotRunning(ConnectionRefusedError):
         super().__init__(f"connection refused: node {service_id[:16]} is not running")
 
 
-def memory_dial(local: "NetworkService", remote: "NetworkService") -> Dial:
-    """A Dial that connects `local` to `remote` through a fresh in-memory pair."""
-    if local.loop is not remote.loop:
-        raise ValueError("in-memory peers need both services on one LoopThread")
+class MemoryHub:
+    """Services by id, as they join."""
 
-    async def dial() -> Peer:
-        if not remote.running:
-            raise ServiceNotRunning(remote.id)
-        ours, theirs = memory_pair(local.types, remote.types, ids=(local.id, remote.id))
-        remote.accept(theirs)
-        return ours
-    return dial
+    def __init__(self) -> None:
+        self.services: dict[str, "NetworkService"] = {}
+
+    def join(self, service: "NetworkService") -> "NetworkService":
+        self.services[service.id] = service
+        return service
+
+    def dial(self, local: "NetworkService", remote_id: str) -> Dial:
+        """A Dial that connects `local` to the service now holding `remote_id`, through a fresh in-memory pair."""
+        async def dial() -> Peer:
+            remote = self.services.get(remote_id)
+            if remote is None or not remote.running:
+                raise ServiceNotRunning(remote_id)
+            if local.loop is not remote.loop:
+                raise ValueError("in-memory peers need both services on one LoopThread")
+            ours, theirs = memory_pair(local.types, remote.types, ids=(local.id, remote.id))
+            remote.accept(theirs)
+            return ours
+        return dial
+
+    def link(self, local: "NetworkService", remote_id: str) -> bool:
+        """Make the node `remote_id` a static peer of `local` (from outside the loop)."""
+        return local.add_static(remote_id, self.dial(local, remote_id))
 
 
 def link(local: "NetworkService", remote: "NetworkService") -> bool:
     """Make `remote` a static peer of `local` (from outside the loop)."""
-    return local.add_static(remote.id, memory_dial(local, remote))
+    hub = MemoryHub()
+    hub.join(remote)
+    return hub.link(local, remote.id)
