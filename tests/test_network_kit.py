@@ -84,8 +84,9 @@ def scripted_peer(service: NetworkService, chain, td: int | None = None, name: s
     return service.loop.run(connect())
 
 
-def serve_from(service: NetworkService, peer, chain) -> None:
-    """Let the scripted `peer` answer every request from `chain` (a task on the service's loop), as a peer would."""
+def serve_from(service: NetworkService, peer, chain, pool=None) -> None:
+    """Let the scripted `peer` answer every request from `chain` and `pool` (a task on the service's loop), as a
+    peer would."""
     from node.network.eth import serve
     from node.network.eth.messages import Request
 
@@ -93,7 +94,7 @@ def serve_from(service: NetworkService, peer, chain) -> None:
         while True:
             message = await peer.receive()
             if isinstance(message, Request):
-                await peer.send(serve.answer(message, chain))
+                await peer.send(serve.answer(message, chain, pool.get if pool is not None else lambda h: None))
 
     async def start():
         asyncio.get_running_loop().create_task(answer_all())

@@ -5,7 +5,7 @@ from contextlib import ExitStack
 
 from chainkit import sign
 from node.dev.accounts import dev_accounts
-from node.network.eth.messages import NewBlock
+from node.network.eth.messages import NewBlock, NewBlockHashes, NewPooledTransactionHashes
 from node.network.memorylink import link
 from test_network_kit import (scripted_peer, seal, serve_from, shared_loop, start_node, start_service, wait_for,
                               write_genesis)
@@ -68,3 +68,21 @@ def test_new_block_whose_parent_is_missing_is_fetched_first(tmp_path):
         wait_for(lambda: b.chain.head.hash == blocks[-1].hash, 10, "the announced block and its parents")
         assert [b.chain.header_by_number(n).hash for n in (1, 2, 3)] == [blk.hash for blk in blocks]
         assert net_b.peer_count == 1 and not net_b.dropped
+
+
+def test_announced_block_and_transaction_hashes_are_fetched(tmp_path):
+    with ExitStack() as stack:
+        genesis, keys, clock = write_genesis(tmp_path, 1)
+        source, b = start_node(stack, genesis, keys[0], clock), start_node(stack, genesis, keys[0], clock)
+        [block] = seal(source, clock)
+        raw = sign(ALICE, 0, to=BOB.address, value=5, dynamic=True)
+        tx_hash = source.send_raw_transaction(raw)
+        tx = source.pool.get(tx_hash)
+        net_b = start_service(stack, b)
+        peer = scripted_peer(net_b, b.chain, td=b.chain.chaindb.get_score(b.chain.head.hash))
+        serve_from(net_b, peer, source.chain, source.pool)
+        net_b.loop.run(peer.send(NewBlockHashes(((block.hash, block.number),))))
+        wait_for(lambda: b.chain.head.hash == block.hash, 10, "the announced block")
+        net_b.loop.run(peer.send(NewPooledTransactionHashes(b"\x02", (len(tx.encode()),), (tx_hash,))))
+        wait_for(lambda: tx_hash in b.pool, 10, "the announced transaction")
+        assert net_b.txs.accepted == 1 and not net_b.dropped
