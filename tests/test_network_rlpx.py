@@ -101,3 +101,29 @@ def test_invalid_block_over_rlpx_disconnects_and_node_keeps_serving(tmp_path):
         net_a = start_service(stack, a, listen=LOCAL, static_peers=[net_b.enode])
         wait_for(lambda: b.chain.head.hash == a.chain.head.hash, 15, "b to sync from an honest peer")
         assert net_a.peer_count == 1
+
+
+def test_nodes_naming_each_other_keep_one_connection_and_enode_files(tmp_path):
+    from node.network.launch import start_network
+    from node.network.rlpx.nodekey import enode_url, load_or_create_nodekey
+    with ExitStack() as stack:
+        genesis, keys, clock = write_genesis(tmp_path, 1)
+        nodes = [start_node(stack, genesis, keys[0], clock) for _ in range(2)]
+        dirs = [tmp_path / f"node{i}" for i in range(2)]
+        enodes = [enode_url(load_or_create_nodekey(d), "127.0.0.1", free_port()) for d in dirs]
+        services = [start_network(n, d, port=int(e.rsplit(":", 1)[1]), peers=[other])
+                    for n, d, e, other in zip(nodes, dirs, enodes, reversed(enodes))]
+        for service in services:
+            stack.callback(service.stop)
+        assert [(d / "enode").read_text().strip() for d in dirs] == enodes == [s.enode for s in services]
+        wait_for(lambda: all(s.peer_count == 1 for s in services), 15, "the two nodes to connect")
+        [block] = seal(nodes[0], clock)
+        wait_for(lambda: nodes[1].chain.head.hash == block.hash, 10, "the block to cross")
+        assert all(s.peer_count == 1 for s in services)   # of the two dials, one connection stayed
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

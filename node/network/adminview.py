@@ -1,8 +1,11 @@
 """The network as geth's admin API shows it (geth/p2p/server.go NodeInfo, geth/p2p/peer.go PeerInfo; see
-../shared/reference/devp2p.md section 14): admin_nodeInfo and admin_peers objects, plain JSON values."""
+../shared/reference/devp2p.md section 14): admin_nodeInfo and admin_peers objects, plain JSON values.
+
+`service` is a node/network/service.py NetworkService (not imported: it imports this module).
+"""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from node.network.eth import protocol as p
 from node.network.eth.handshake import local_status
@@ -10,9 +13,6 @@ from node.network.peer import Peer
 from node.network.rlpx.crypto import public_key
 from node.network.rlpx.establish import CLIENT_ID
 from node.network.rlpx.nodekey import Enode
-
-if TYPE_CHECKING:
-    from node.network.service import NetworkService
 
 
 def transport_info(peer: Peer) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def transport_info(peer: Peer) -> dict[str, Any]:
     return info
 
 
-def peers_info(service: "NetworkService") -> list[dict[str, Any]]:
+def peers_info(service: Any) -> list[dict[str, Any]]:
     """admin_peers: one object per connected peer, sorted by id."""
     answer = []
     for state in sorted(service.peers, key=lambda s: s.id):
@@ -43,7 +43,7 @@ def peers_info(service: "NetworkService") -> list[dict[str, Any]]:
     return answer
 
 
-def node_info(service: "NetworkService") -> dict[str, Any]:
+def node_info(service: Any) -> dict[str, Any]:
     """admin_nodeInfo (no ENR: this node runs without discovery)."""
     chain = service.node.chain
     status = local_status(chain)
