@@ -1,0 +1,26 @@
+"""A sample devnet test: a standby node stakes through StakeHub and is elected into the validator set."""
+import json
+import os
+from pathlib import Path
+
+ETHER = 10**18
+
+
+def test_a_new_validator_stakes_is_elected_and_seals(devnet, accounts):
+    newcomer = devnet.standby[0]
+    assert newcomer not in devnet.validators()
+    operator = accounts[5].address
+    hub = devnet.stake_hub
+    tx = hub.functions.createValidator(newcomer, bytes(range(48)), bytes(range(96)), (500, 2000, 100),
+                                       ("Newcomer", "new", "https://new.example", "joins")
+                                       ).transact({"from": operator, "value": 3_000 * ETHER})
+    assert devnet.mined(tx).status == 1
+    devnet.run_to_epoch()                       # elected at the epoch block ...
+    sealed = devnet.run(devnet.epoch)           # ... and in force a few blocks later
+    assert newcomer in devnet.validators()
+    assert any(b.header.coinbase == bytes.fromhex(newcomer[2:]) for b in sealed)
+    assert devnet.agree()
+    folder = os.environ.get("SAMPLE_REPORT_DIR")
+    if folder:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        Path(folder, f"devnet-{worker}-{os.getpid()}.json").write_text(json.dumps({"head": devnet.head}))
