@@ -11,7 +11,8 @@ from node.network.eth.messages import BlockBodies, BlockBody, BlockHeaders, NewB
 from node.network.memorylink import link
 from node.network.peer import DisconnectReason
 from node.network.peers import MAX_ANNOUNCEMENTS
-from test_network_kit import scripted_peer, seal, shared_loop, start_node, start_service, wait_for, write_genesis
+from test_network_kit import (scripted_peer, seal, serve_from, shared_loop, start_node, start_service, wait_for,
+                              write_genesis)
 
 
 @pytest.fixture
@@ -113,4 +114,15 @@ def test_announcement_flood_disconnects(net):
     wait_for(lambda: peer.closed, 10, "the flooding peer to be disconnected")
     assert sent > MAX_ANNOUNCEMENTS and "announcement flood" in net_b.dropped[0][1]
     assert not net_b.peers.is_banned("tester")   # a flood is not a lie: it may come back
+    keeps_working(source, b, net_b, loop, stack)
+
+
+def test_peer_that_does_not_serve_its_claimed_head_is_dropped_not_banned(net):
+    source, b, net_b, clock, loop, stack = net
+    # the peer's Status names source's head and a higher TD, but it answers from b's own (shorter) chain
+    td = source.chain.chaindb.get_score(source.chain.head.hash)
+    peer = scripted_peer(net_b, source.chain, td=td)
+    serve_from(net_b, peer, b.chain)
+    wait_for(lambda: peer.closed, 10, "the peer to be dropped")
+    assert "does not serve its head" in net_b.dropped[0][1] and not net_b.peers.is_banned("tester")
     keeps_working(source, b, net_b, loop, stack)

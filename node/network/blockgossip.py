@@ -110,8 +110,11 @@ class BlockGossip:
             await self.importer.import_block(block)
         except UnknownAncestor as exc:   # the parent went away meanwhile (a reorg): not the peer's fault
             log.debug("block #%d: %s", block.number, exc)
+            return
         except ChainError as exc:
             raise InvalidBlock(str(exc)) from exc
+        # the peer has this block: its total difficulty is at least ours at it (NewBlockHashes carry no TD)
+        state.set_head(block.hash, self.node.chain.chaindb.get_score(block.hash))
 
     async def _fetch(self, state: PeerState, block_hash: bytes) -> BlockAPI | None:
         """An announced block from its announcer: its header, then its body (None if it no longer has it)."""

@@ -48,6 +48,7 @@ class PeerState:
     inbound: bool = False
     static: bool = False
     info: dict[str, Any] = field(default_factory=dict)   # transport facts for admin_peers (name, caps, network)
+    tx_broadcast: bool = True   # False when its UpgradeStatus asked for no transaction broadcasts (BSC)
     td: int = 0
     head: bytes = b""
     known_blocks: KnownSet = field(default_factory=lambda: KnownSet(MAX_KNOWN_BLOCKS))
@@ -147,7 +148,10 @@ class PeerSet:
             del self.peers[state.id]
 
     def ban(self, peer_id: str) -> None:
-        self._banned[peer_id] = time.monotonic() + self.ban_seconds
+        now = time.monotonic()
+        for expired in [i for i, until in self._banned.items() if until <= now]:
+            del self._banned[expired]   # the list stays as long as the bans in force
+        self._banned[peer_id] = now + self.ban_seconds
 
     def is_banned(self, peer_id: str) -> bool:
         until = self._banned.get(peer_id)

@@ -76,7 +76,7 @@ class NetworkService:
         self.importer = Importer(node.import_block)
         self.syncer = Syncer(node, self.types, self.peers, self.importer, self.drop, sync_interval)
         self.blocks = BlockGossip(node, self.types, self.peers, self.importer, self.syncer, self.drop)
-        self.txs = TxGossip(node, self.peers, self.drop)
+        self.txs = TxGossip(node, self.peers, self.drop, accepting=lambda: self.syncer.progress is None)
         self.dialer = StaticDialer(self._connect_static, lambda key: key in self.peers.peers, self.peers.is_banned)
         self.server: RlpxServer | None = None
         self.running = False
@@ -162,7 +162,7 @@ class NetworkService:
         reason = self.peers.refusal(peer.id, inbound, static)
         if reason is None:
             try:
-                status, _ = await handshake(peer, local_status(chain), local_fork_filter(chain),
+                status, upgrade = await handshake(peer, local_status(chain), local_fork_filter(chain),
                                             local_upgrade_status(chain), self.handshake_timeout)
             except Exception as exc:   # HandshakeError (peer already told why), PeerDisconnected, transport errors
                 log.debug("handshake with %s failed: %s", peer.id[:16], exc)
@@ -172,7 +172,8 @@ class NetworkService:
         if reason is not None:
             await peer.disconnect(reason)
             return False
-        state = PeerState(peer, status, inbound, static, info if info is not None else adminview.transport_info(peer))
+        state = PeerState(peer, status, inbound, static, info if info is not None else adminview.transport_info(peer),
+                          tx_broadcast=upgrade is None or not upgrade.disable_peer_tx_broadcast)
         replaced = self.peers.add(state)
         if replaced is not None:
             await replaced.peer.disconnect(DisconnectReason.ALREADY_CONNECTED)

@@ -36,6 +36,10 @@ class InvalidBlock(PeerLied):
     """A block the chain refused: its sender is dropped and banned for a while."""
 
 
+class MissingHead(Exception):
+    """The peer does not serve the head it claimed (geth's downloader drops such a peer, errBadPeer)."""
+
+
 @dataclass
 class SyncProgress:
     """What eth_syncing reports while a sync runs."""
@@ -98,7 +102,7 @@ class Syncer:
                 await self._sync(state, target)
                 self.completed += 1
                 return True
-            except (PeerLied, ChainError) as exc:
+            except (PeerLied, ChainError, MissingHead) as exc:
                 await self._drop(state, exc)
             except (PeerDisconnected, RequestTimeout, _PeerHasLess) as exc:
                 log.debug("sync with %s stopped: %s", state.id[:16], exc)
@@ -108,7 +112,10 @@ class Syncer:
 
     async def _sync(self, state: PeerState, target: bytes) -> None:
         peer = state.peer
-        head = await self._one_header(state, target)
+        try:
+            head = await self._one_header(state, target)
+        except _PeerHasLess:
+            raise MissingHead(f"peer does not serve its head 0x{target.hex()}") from None
         ancestor = await self._common_ancestor(state, head)
         log.info("syncing from %s: #%d..#%d", state.id[:16], ancestor.block_number + 1, head.block_number)
         self.progress = SyncProgress(self.node.chain.head.block_number, ancestor.block_number, head.block_number)

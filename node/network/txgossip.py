@@ -15,6 +15,7 @@ import asyncio
 import logging
 import math
 from collections import OrderedDict
+from typing import Callable
 
 from eth.abc import SignedTransactionAPI
 
@@ -44,9 +45,10 @@ def _type(tx: SignedTransactionAPI) -> int:
 
 
 class TxGossip:
-    def __init__(self, node: Node, peers: PeerSet, drop: Drop) -> None:
+    def __init__(self, node: Node, peers: PeerSet, drop: Drop, accepting: Callable[[], bool] = lambda: True) -> None:
         self.node, self.peers = node, peers
         self._drop = drop
+        self._accepting = accepting   # BSC takes no peer transactions while it syncs (its AcceptTxs flag)
         self._pool_thread = Importer(self._add, name="txpool")   # one worker thread for the pool
         self.outgoing: asyncio.Queue[SignedTransactionAPI] = asyncio.Queue(OUTGOING_QUEUE)
         self.incoming: asyncio.Queue[tuple[PeerState, SignedTransactionAPI]] = asyncio.Queue(INCOMING_QUEUE)
@@ -78,7 +80,8 @@ class TxGossip:
         for tx in txs:
             direct = (lambda n: 0) if len(tx.encode()) > p.MAX_TX_BROADCAST_SIZE or _type(tx) == BLOB_TX_TYPE \
                 else (lambda n: math.ceil(math.sqrt(n)))
-            full, rest = self.peers.split_lacking(lambda s: tx.hash in s.known_txs, direct=direct)
+            full, rest = self.peers.split_lacking(lambda s: not s.tx_broadcast or tx.hash in s.known_txs,
+                                                  direct=direct)
             for state in full:
                 whole.setdefault(state, []).append(tx)
             for state in rest:
@@ -100,12 +103,17 @@ class TxGossip:
 
     def greet(self, state: PeerState) -> None:
         """A new peer hears of our pending transactions (geth's syncTransactions on connect)."""
+        if not state.tx_broadcast:
+            return
         pending = self.node.pool.pending_for_block()[:MAX_WANTED]
         if pending:
             self.announce(state, pending)
 
     # -- in ----------------------------------------------------------------------------------------------------------
     def on_transactions(self, state: PeerState, txs: tuple[SignedTransactionAPI, ...]) -> None:
+        if not self._accepting():
+            state.known_txs.update(tx.hash for tx in txs)
+            return
         for tx in txs:
             state.known_txs.add(tx.hash)
             wanted = self._wanted.get(state)
@@ -118,7 +126,8 @@ class TxGossip:
 
     def on_hashes(self, state: PeerState, message: NewPooledTransactionHashes) -> None:
         wanted = self._wanted.get(state)
-        if wanted is None:
+        if wanted is None or not self._accepting():
+            state.known_txs.update(message.hashes)
             return
         pool = self.node.pool
         for tx_hash in message.hashes:
