@@ -86,3 +86,21 @@ def test_announced_block_and_transaction_hashes_are_fetched(tmp_path):
         net_b.loop.run(peer.send(NewPooledTransactionHashes(b"\x02", (len(tx.encode()),), (tx_hash,))))
         wait_for(lambda: tx_hash in b.pool, 10, "the announced transaction")
         assert net_b.txs.accepted == 1 and not net_b.dropped
+
+
+def test_node_on_a_lighter_fork_syncs_to_the_heavier_chain(tmp_path):
+    with ExitStack() as stack:
+        genesis, keys, clock = write_genesis(tmp_path, 3)
+        a, b, c = (start_node(stack, genesis, keys[i], clock) for i in range(3))
+        [lone] = seal(c, clock)   # c, cut off, seals one block of its own
+        for sealer, other in ((a, b), (b, a), (a, b), (b, a)):   # a and b build four blocks together
+            [block] = seal(sealer, clock)
+            other.import_block(block)
+        assert c.chain.head.hash == lone.hash and a.chain.head.block_number == 4
+        loop = shared_loop(stack)
+        net_a, net_b, net_c = (start_service(stack, n, loop) for n in (a, b, c))
+        link(net_c, net_a)
+        link(net_b, net_a)
+        wait_for(lambda: c.chain.head.hash == a.chain.head.hash, 15, "c to reorganise onto a's chain")
+        assert not c.chain.is_canonical(lone.header) and not net_c.dropped
+        assert c.chain.header_by_number(1).hash == a.chain.header_by_number(1).hash
