@@ -1,0 +1,82 @@
+"""The pytest plugin (node/testing/plugin.py) as a user meets it: tests/sample_project run by pytest in a
+subprocess from a fresh directory, alone and under pytest-xdist, and a plain test that must not pay for it."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+SAMPLE = Path(__file__).resolve().parent / "sample_project"
+VAULT = Path(__file__).resolve().parents[1] / "contracts" / "build" / "Vault.json"
+
+
+def project(tmp_path: Path, **modules: str) -> Path:
+    """A user's project in tmp_path: the sample modules under their test_ names, and the Vault artifact."""
+    for name, sample in modules.items():
+        shutil.copy(SAMPLE / sample, tmp_path / f"{name}.py")
+    shutil.copy(VAULT, tmp_path / "Vault.json")
+    return tmp_path
+
+
+def run_pytest(folder: Path, *args: str, env: dict | None = None) -> tuple[int, str, dict]:
+    import os
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", *args], cwd=folder,
+                            capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})})
+    output = result.stdout + result.stderr
+    counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|error|errors|skipped)", output)}
+    return result.returncode, output, counts
+
+
+def test_the_sample_project_passes(tmp_path):
+    folder = project(tmp_path, test_vault="sample_vault.py", test_devnet="sample_devnet.py")
+    code, output, counts = run_pytest(folder, "-q")
+    assert code == 0, output
+    assert counts == {"passed": 12}, output
+    for name in ("test_vault.py::test_03_the_next_test_sees_them_unchanged",
+                 "test_vault.py::test_05_and_the_next_test_sees_the_leak",
+                 "test_vault.py::test_07_load_fixture_later_restores_its_state_without_running_it",
+                 "test_vault.py::test_09_reverts_tells_a_require_string_a_custom_error_and_a_panic_apart",
+                 "test_devnet.py::test_a_new_validator_stakes_is_elected_and_seals"):
+        assert f"PASSED {name}" in output, name
+
+
+def test_without_isolation_the_order_dependent_tests_fail(tmp_path):
+    """The control: the same module with every test marked no_isolation, so isolation is what made it pass."""
+    folder = project(tmp_path, test_vault="sample_vault.py")
+    source = (folder / "test_vault.py").read_text()
+    (folder / "test_vault.py").write_text(source + "\n\npytestmark = pytest.mark.no_isolation\n")
+    code, output, counts = run_pytest(folder, "-q")
+    assert code == 1
+    assert "FAILED test_vault.py::test_03_the_next_test_sees_them_unchanged" in output
+    assert "FAILED test_vault.py::test_08_without_load_fixture_its_state_is_absent" in output
+
+
+def test_under_xdist_each_worker_has_its_own_chain(tmp_path):
+    """Two copies of the vault module and the devnet one on two workers (by file: their tests build on each other
+    in order); each copy starts from a fresh chain, so they pass only if the workers do not share one."""
+    (tmp_path / "p").mkdir()
+    folder = project(tmp_path / "p", test_vault_a="sample_vault.py", test_vault_b="sample_vault.py", test_devnet="sample_devnet.py")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    code, output, counts = run_pytest(folder, "-n", "2", "--dist", "loadfile", "-q",
+                                      env={"SAMPLE_REPORT_DIR": str(reports)})
+    assert code == 0, output
+    assert counts == {"passed": 23}, output
+    seen = [json.loads(p.read_text()) | {"file": p.name} for p in reports.glob("vault-*.json")]
+    assert len(seen) == 2 and all(s["head"] == 0 for s in seen)   # both modules met a fresh chain
+    workers = {s["file"].split("-")[1] for s in seen}
+    if len(workers) == 2:   # loadfile spread the two copies over both workers: two chains, two data dirs
+        assert len({s["datadir"] for s in seen}) == 2
+    assert {p.name.split("-")[1] for p in reports.glob("*.json")} == {"gw0", "gw1"}
+
+
+def test_a_test_that_uses_no_plugin_fixture_loads_no_node(tmp_path):
+    (tmp_path / "test_plain.py").write_text(
+        "import sys\n\n"
+        "def test_plain(request):\n"
+        "    assert request.config.pluginmanager.has_plugin('smartchain')\n"
+        "    assert 'node.node' not in sys.modules and 'eth' not in sys.modules and 'web3' not in sys.modules\n")
+    code, output, counts = run_pytest(tmp_path, "-q")
+    assert code == 0, output
+    assert counts == {"passed": 1}, output
