@@ -18,7 +18,7 @@ from eth_keys.backends import get_backend
 
 from benchmarks.profiling import profiled
 from node.config import REPO_GENESIS
-from node.genesis import load_genesis
+from node.chain.genesis import load_genesis
 
 BLOCK_SIZE = 500
 

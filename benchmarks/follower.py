@@ -20,11 +20,11 @@ from benchmarks.ceiling import BLOCK_SIZE
 from benchmarks.isolate import fresh
 from benchmarks.profiling import profiled
 from benchmarks.workload import Workload
-from node.blockfile import decode_blocks, export_file
-from node.chain import Chain
+from node.chain.blockfile import decode_blocks, export_file
+from node.chain.chain import Chain
 from node.config import NodeConfig
-from node.db import LmdbDB
-from node.genesis import load_genesis
+from node.chain.db import LmdbDB
+from node.chain.genesis import load_genesis
 from node.node import DB_DIR, Node
 
 

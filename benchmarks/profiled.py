@@ -21,7 +21,7 @@ def main() -> int:
     profiles.install()
     # after thread joins at exit: atexit handlers run once threading has joined the worker threads
     atexit.register(lambda: write(profiles.merged(), out.parent, out.stem))
-    from node.cli import main as smartchain
+    from node.cli.main import main as smartchain
     return smartchain(sys.argv[2:])
 
 

@@ -24,14 +24,14 @@ from eth.rlp.accounts import Account
 from eth_utils import keccak
 
 from benchmarks.profiling import profiled
-from node.triebuild import build_trie
+from node.chain.triebuild import build_trie
 from benchmarks.workload import SENDER_FUNDS, derived_address, sender_keys, sign
-from node.chain import Chain
+from node.chain.chain import Chain
 from node.config import REPO_GENESIS, NodeConfig
-from node.db import LmdbDB
-from node.genesis import ChainConfig, load_genesis
+from node.chain.db import LmdbDB
+from node.chain.genesis import ChainConfig, load_genesis
 from node.node import DB_DIR, Node
-from node.store import Store
+from node.chain.store import Store
 
 FUNDED_BALANCE = 10**18
 GENESIS_MARKERS = ("genesis-config", "genesis-hash")   # node/chain.py's names for them

@@ -39,7 +39,7 @@ def node_start() -> float:
 def devnet_start() -> float | None:
     """Devnet(validators=1) start once node.devnet exists (the multi-validator issue builds it); None until then."""
     try:
-        from node.devnet import Devnet
+        from node.dev.devnet import Devnet
     except ImportError:
         return None
     started = time.perf_counter()

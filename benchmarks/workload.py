@@ -16,9 +16,9 @@ from eth_abi import encode
 from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
-from node.accounts import dev_accounts
+from node.dev.accounts import dev_accounts
 from node.config import GWEI, REPO_GENESIS
-from node.genesis import load_genesis
+from node.chain.genesis import load_genesis
 
 TOKEN_ARTIFACT = Path(__file__).resolve().parents[1] / "contracts" / "build" / "Token.json"
 GAS_PRICE = GWEI              # the node's default minimum, as a wallet would pay on BSC

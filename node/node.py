@@ -10,15 +10,15 @@ from typing import Callable
 from eth.abc import BlockAPI, SignedTransactionAPI
 from eth_keys import keys
 
-from node.accounts import DevAccount, dev_accounts, load_key
-from node.chain import Chain, ImportResult
+from node.dev.accounts import DevAccount, dev_accounts, load_key
+from node.chain.chain import Chain, ImportResult
 from node.clock import Clock
 from node.config import NodeConfig
-from node.db import LmdbDB
-from node.devtools import DevTools
-from node.genesis import load_genesis
+from node.chain.db import LmdbDB
+from node.dev.devtools import DevTools
+from node.chain.genesis import load_genesis
 from node.producer import BlockListener, Producer
-from node.txpool import PoolConfig, TxPool
+from node.txpool.pool import PoolConfig, TxPool
 
 log = logging.getLogger("smartchain.node")
 

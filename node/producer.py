@@ -11,10 +11,10 @@ import threading
 import time
 from typing import Callable
 
-from eth.abc import BlockAPI, ReceiptAPI
+from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI
 from eth_keys.datatypes import PrivateKey
 
-from node.chain import Chain, ImportResult
+from node.chain.chain import Chain, ImportResult
 from node.clock import Clock
 
 log = logging.getLogger("smartchain.producer")
@@ -80,7 +80,8 @@ class Producer:
                         if not self.produce_block().transactions:
                             break  # nothing pending was executable: wait for the next transaction
                 elif self.interval_ms:
-                    own_slot = self.chain.engine.next_block_ms(self.chain.head, self.address)
+                    head = self.chain.head
+                    own_slot = self.chain.engine.next_block_ms(head, self.address)
                     if own_slot is None:   # not ours to seal (signed recently, or not a validator): next head
                         self._wake.wait()
                         self._wake.clear()
@@ -89,7 +90,7 @@ class Producer:
                     if self.clock.wait_until(target, self._wake):
                         self._wake.clear()
                         continue   # woken: mode, time or stop changed
-                    self.produce_block()
+                    self.produce_block(parent=head)
                 else:
                     self._wake.wait()
                     self._wake.clear()
@@ -98,11 +99,15 @@ class Producer:
                 self._stop.wait(1.0)
 
     # -- one block -------------------------------------------------------------------------------------------------
-    def produce_block(self, timestamp_ms: int | None = None) -> BlockAPI:
-        """Build, seal and import one block on the current head now."""
+    def produce_block(self, timestamp_ms: int | None = None, parent: BlockHeaderAPI | None = None) -> BlockAPI | None:
+        """Build, seal and import one block on the current head now. `parent`: only on that head (the one whose slot
+        was waited for); None, sealing nothing, if a peer's block has become the head meanwhile: that head's slot is
+        later, and stamping its child now would make a future block."""
         with self.lock:
             started = time.perf_counter()
             head = self.chain.head
+            if parent is not None and head.hash != parent.hash:
+                return None
             if timestamp_ms is None:
                 timestamp_ms, self.next_timestamp_ms = self.next_timestamp_ms, None
             now = self.clock.now_ms() if timestamp_ms is None else timestamp_ms

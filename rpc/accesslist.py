@@ -15,9 +15,9 @@ from eth._utils.spoof import SpoofAttributes
 from eth_hash.auto import keccak
 from eth_utils import ValidationError
 
-from node.deadline import deadline_after
-from node.execution import CallRefused, ExecutionError, call_gas, check_call, validation_message
-from node.tracers.evm import Tracer, TraceRun, TraceTimeout, vm_error_message
+from node.execution.deadline import deadline_after
+from node.execution.calls import CallRefused, ExecutionError, call_gas, check_call, validation_message
+from node.execution.tracers.evm import Tracer, TraceRun, TraceTimeout, vm_error_message
 from rpc import encode
 from rpc.blocks import state_header
 from rpc.eth import RequestTimedOut, call_params, no_base_fee

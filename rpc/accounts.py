@@ -17,10 +17,10 @@ from eth_account import Account
 from eth_account.messages import SignableMessage, encode_defunct, encode_typed_data
 from eth_utils import to_checksum_address
 
-from node.devtools import as_impersonated, impersonation_key
-from node.execution import estimate_gas as run_estimate
-from node.txvalidation import DYNAMIC_FEE_TX, tx_type
-from node.txvalidation import decode as decode_transaction
+from node.dev.devtools import as_impersonated, impersonation_key
+from node.execution.calls import estimate_gas as run_estimate
+from node.chain.transactions import DYNAMIC_FEE_TX, tx_type
+from node.txpool.validation import decode as decode_transaction
 from rpc import encode
 from rpc.errors import ServerError
 from rpc.eth import call_params

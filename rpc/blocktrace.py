@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from eth.abc import BlockHeaderAPI
 
-from node.tracing import trace_block as run_trace_block
+from node.execution.tracing import trace_block as run_trace_block
 from rpc import encode
 from rpc.blocks import header_or_none
 from rpc.debug import TraceConfigArg

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import binascii
 
-from rpc import encode
-
-# geth's precompile names by address
+from rpc import encode   # geth's precompile names by address
 PRECOMPILE_NAMES = {
     1: "ECREC", 2: "SHA256", 3: "RIPEMD160", 4: "ID", 5: "MODEXP", 6: "BN254_ADD", 7: "BN254_MUL",
     8: "BN254_PAIRING", 9: "BLAKE2F", 0x0a: "KZG_POINT_EVALUATION", 0x0b: "BLS12_G1ADD", 0x0c: "BLS12_G1MSM",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, NewType
 
-from node.tracing import TraceConfig, TraceConfigError, parse_trace_config
-from node.tracing import trace_call as run_trace_call
-from node.tracing import trace_transaction as run_trace_transaction
+from node.execution.tracing import TraceConfig, TraceConfigError, parse_trace_config
+from node.execution.tracing import trace_call as run_trace_call
+from node.execution.tracing import trace_transaction as run_trace_transaction
 from rpc import encode
 from rpc.blocks import state_header
 from rpc.errors import ServerError

@@ -12,9 +12,9 @@ from typing import Mapping, Sequence
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 
-from node.blobgas import GAS_PER_BLOB
-from node.store import TxMeta
-from node.txvalidation import BLOB_TX, DYNAMIC_FEE_TX, SET_CODE_TX, effective_price, tx_type
+from node.chain.blobgas import GAS_PER_BLOB
+from node.chain.store import TxMeta
+from node.chain.transactions import BLOB_TX, DYNAMIC_FEE_TX, SET_CODE_TX, effective_price, tx_type
 
 
 def quantity(value: int) -> str:

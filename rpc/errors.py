@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from node.devtools import DevError
-from node.execution import ExecutionError, ExecutionReverted
-from node.txerrors import TxPoolError
+from node.dev.devtools import DevError
+from node.execution.calls import ExecutionError, ExecutionReverted
+from node.txpool.errors import TxPoolError
 
 log = logging.getLogger("smartchain.rpc")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
 
-from node.store import TxMeta
-from node.execution import CallParams, ExecutionTimeout, call as run_call, estimate_gas as run_estimate
+from node.chain.store import TxMeta
+from node.execution.calls import CallParams, ExecutionTimeout, call as run_call, estimate_gas as run_estimate
 from rpc import encode
 from rpc.errors import RpcError
 from rpc.blocks import header_or_none, state_header

@@ -8,7 +8,7 @@ effective tip, weighted by the gas each used.
 """
 from __future__ import annotations
 
-from node.blobgas import GAS_PER_BLOB
+from node.chain.blobgas import GAS_PER_BLOB
 from rpc import encode
 from rpc.blocks import number_of
 from rpc.errors import ServerError

@@ -26,10 +26,10 @@ from dataclasses import replace
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from node.chain import Chain
-from node.db import LmdbDB
-from node.genesis import ChainConfig, load_genesis
-from node.txvalidation import decode, recover_sender
+from node.chain.chain import Chain
+from node.chain.db import LmdbDB
+from node.chain.genesis import ChainConfig, load_genesis
+from node.txpool.validation import decode, recover_sender
 from rpc import link
 from rpc.httplog import HTTP_LOG
 from rpc.errors import ServerShuttingDown

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Callable, Collection
 
-from rpc import (accesslist, accounts, blocktrace, chaininfo, debug, debugraw, dev, eth, fees, filters, logs, net, proofs, simargs, simulate,
-                 subscriptions, testing, txpool, web3)
+from rpc import (accesslist, accounts, blocktrace, chaininfo, debug, debugraw, dev, eth, fees, filters, logs, net, proofs,
+                 simargs, simulate, subscriptions, testing, txpool, web3)
 from rpc.errors import InvalidParams, MethodNotFound
 from rpc.filters import FilterManager, Id, parse_id
 from rpc.params import PARSERS as PARAM_PARSERS, Data, ParamError

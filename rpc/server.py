@@ -21,7 +21,7 @@ from typing import Any, AsyncIterator, Sequence
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from node.deadline import request_clock
+from node.execution.deadline import request_clock
 from rpc import filters
 from rpc.endpoint import Endpoint
 from rpc.errors import InvalidRequest, ParseError, RpcError, to_rpc_error

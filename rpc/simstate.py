@@ -7,9 +7,9 @@ from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI
 from eth.exceptions import Revert
 from eth_utils import to_checksum_address
 
-from node.execution import CallRefused, InitCodeTooLarge, IntrinsicGasTooLow, check_gas, check_init_code, revert_reason
-from node.tracers.evm import Tracer, vm_error_message
-from node.tracers.opcodes import CALLCODE, DELEGATECALL
+from node.execution.calls import CallRefused, InitCodeTooLarge, IntrinsicGasTooLow, check_gas, check_init_code, revert_reason
+from node.execution.tracers.evm import Tracer, vm_error_message
+from node.execution.tracers.opcodes import CALLCODE, DELEGATECALL
 from rpc import encode
 from rpc.errors import RpcError
 from rpc.simargs import TxArgs

@@ -24,9 +24,9 @@ from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague.transactions import Authorization as PyEvmAuthorization
 from eth_utils import ValidationError
 
-from node import blobgas
-from node.deadline import deadline_after, go_duration
-from node.tracers.evm import TraceRun, TraceTimeout
+from node.chain import blobgas
+from node.execution.deadline import deadline_after, go_duration
+from node.execution.tracers.evm import TraceRun, TraceTimeout
 from rpc import encode
 from rpc.blocks import state_header
 from rpc.errors import InvalidParams, ServerError

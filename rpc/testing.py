@@ -18,9 +18,9 @@ from eth.db.chain import ChainDB
 from eth.vm.chain_context import ChainContext
 from eth_utils import ValidationError
 
-from node.deadline import DeadlineExceeded, deadline_after, with_deadline
-from node.execution import CallRefused, check_call
-from node.txvalidation import effective_price
+from node.execution.deadline import DeadlineExceeded, deadline_after, with_deadline
+from node.execution.calls import CallRefused, check_call
+from node.chain.transactions import effective_price
 from rpc import encode
 from rpc.eth import RequestTimedOut
 from rpc.errors import ServerError

@@ -11,7 +11,7 @@ from typing import Callable
 
 from eth_utils import to_checksum_address
 
-from node.txvalidation import DYNAMIC_FEE_TX, tx_type
+from node.chain.transactions import DYNAMIC_FEE_TX, tx_type
 from rpc import encode
 from rpc.params import Address
 

@@ -38,6 +38,6 @@ def deploy_token_raw(account, nonce: int, supply: int = 10**24) -> bytes:
 
 
 def token_balance(node, token: bytes, holder: bytes) -> int:
-    from node.execution import CallParams, call
+    from node.execution.calls import CallParams, call
     out = call(node.chain, node.chain.head, CallParams(to=token, data=calldata("balanceOf(address)", holder)))
     return decode(["uint256"], out)[0]

@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from conftest import shared_path
-from node.blockfile import import_file
-from node.chain import Chain
-from node.db import LmdbDB
-from node.genesis import load_genesis
+from node.chain.blockfile import import_file
+from node.chain.chain import Chain
+from node.chain.db import LmdbDB
+from node.chain.genesis import load_genesis
 from node.node import DB_DIR
 
 

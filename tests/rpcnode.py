@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import re
 
 from chainkit import calldata, deploy_token_raw, sign
-from node.accounts import dev_accounts
+from node.dev.accounts import dev_accounts
 from node.config import NodeConfig
 from node.node import Node
 from rpc.frontproc import FrontProcess

@@ -22,8 +22,8 @@ from consensus.seam import context_class_for, parlia_vm_class
 from consensus.system import (
     SYSTEM_ADDRESS, BlockEnd, GenesisValidator, SystemParams, finalize_block, genesis_alloc,
 )
-from node.accounts import dev_accounts
-from node.execution import CallParams, call_transaction
+from node.dev.accounts import dev_accounts
+from node.execution.calls import CallParams, call_transaction
 
 CHAIN_ID = 714
 ETHER = 10**18

@@ -1,6 +1,6 @@
 import pytest
 
-from node.accounts import TEST_MNEMONIC, DevAccount, dev_accounts, load_key
+from node.dev.accounts import TEST_MNEMONIC, DevAccount, dev_accounts, load_key
 
 KEY0 = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 

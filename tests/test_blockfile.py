@@ -3,7 +3,7 @@ import rlp
 import pytest
 
 from chainkit import deploy_token_raw, sign
-from node.cli import main
+from node.cli.main import main
 from node.config import NodeConfig
 from node.node import Node
 
@@ -87,10 +87,10 @@ def test_bad_block_stops_the_import_at_the_last_good_block(exported, tmp_path, c
 # -- a chain without Parlia: the execution-apis test chain, proof of work to Prague and beyond --
 
 from ethchain import chain_file, genesis_file, head_hash  # noqa: E402
-from node.blockfile import decode_blocks, split_blocks  # noqa: E402
-from node.chain import Chain  # noqa: E402
-from node.db import LmdbDB  # noqa: E402
-from node.genesis import load_genesis  # noqa: E402
+from node.chain.blockfile import decode_blocks, split_blocks  # noqa: E402
+from node.chain.chain import Chain  # noqa: E402
+from node.chain.db import LmdbDB  # noqa: E402
+from node.chain.genesis import load_genesis  # noqa: E402
 from node.node import DB_DIR  # noqa: E402
 
 

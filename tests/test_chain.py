@@ -4,7 +4,7 @@ from eth_abi import decode
 from eth_keys import keys
 
 from chainkit import GWEI, TRANSFER_TOPIC, calldata, deploy_token_raw, sign, token_balance
-from node.chain import ChainError, UnknownAncestor
+from node.chain.chain import ChainError, UnknownAncestor
 from node.config import NodeConfig
 from node.node import Node
 
@@ -176,7 +176,7 @@ def test_restart_resumes_from_the_stored_head(tmp_path):
 
 def test_an_index_written_by_the_previous_version_is_upgraded_on_open(tmp_path):
     import rlp
-    from node.store import TX_LOCATION
+    from node.chain.store import TX_LOCATION
     config = NodeConfig(datadir=tmp_path / "d", produce=False)
     with Node(config) as n:
         alice, bob = n.accounts[:2]

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from node.cli import main
+from node.cli.main import main
 
 SMARTCHAIN = shutil.which("smartchain") or os.path.join(os.path.dirname(sys.executable), "smartchain")
 
@@ -93,7 +93,7 @@ def test_run_refuses_a_bad_key(tmp_path):
 def test_run_defaults_are_a_persistent_dev_chain(tmp_path):
     from pathlib import Path
 
-    from node.cli import _parser, run_config
+    from node.cli.main import _parser, run_config
     from node.config import REPO_GENESIS
     config = run_config(_parser().parse_args(["run"]))
     assert config.datadir == Path.home() / ".smartchain"
@@ -106,7 +106,7 @@ def test_run_defaults_are_a_persistent_dev_chain(tmp_path):
 def test_http_api_names_the_optional_modules(tmp_path, capsys):
     from types import SimpleNamespace
 
-    from node.cli import _parser, run_config
+    from node.cli.main import _parser, run_config
     from rpc.registry import methods_for
     key = "0x" + "11" * 32
     args = _parser().parse_args(["run", "--datadir", str(tmp_path), "--no-dev", "--validator-key", key,
@@ -124,7 +124,7 @@ def test_http_api_names_the_optional_modules(tmp_path, capsys):
 
 def test_a_chain_without_parlia_runs_without_a_validator_key(tmp_path):
     from ethchain import genesis_file
-    from node.cli import _parser, run_config
+    from node.cli.main import _parser, run_config
     config = run_config(_parser().parse_args(["run", "--datadir", str(tmp_path), "--genesis", str(genesis_file()),
                                               "--no-dev"]))
     assert config.validator_key is not None and config.dev is False

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from node.datalock import DataDirInUse
-from node.db import LmdbDB
+from node.chain.datalock import DataDirInUse
+from node.chain.db import LmdbDB
 from test_cli import SMARTCHAIN, _chain_id, _read_until, _start
 
 
@@ -67,7 +67,7 @@ def test_the_lock_is_per_store_and_released_on_close(tmp_path):
 
 
 def test_a_devnet_on_a_data_dir_in_use_is_refused(tmp_path):
-    from node.devnet import Devnet
+    from node.dev.devnet import Devnet
     with Devnet(1, datadir=tmp_path / "net"):
         genesis = (tmp_path / "net" / "genesis.json").read_text()
         with pytest.raises(DataDirInUse, match="datadir already used by another process"):

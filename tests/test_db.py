@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from node.db import LmdbDB
+from node.chain.db import LmdbDB
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 
 from chainkit import sign
 from consensus.header import DIFF_IN_TURN, DIFF_NO_TURN, recover_signer
-from node.accounts import dev_accounts
-from node.devnet import Devnet, DevnetError
+from node.dev.accounts import dev_accounts
+from node.dev.devnet import Devnet, DevnetError
 
 ALICE, BOB = dev_accounts()[1:3]
 CHAIN_ID = 714

@@ -72,7 +72,7 @@ def test_a_taken_port_is_a_clean_error_before_anything_starts(tmp_path):
 
 def test_devnet_stops_every_producer_before_any_store(tmp_path, caplog):
     """Stopping a real-time devnet while its validators seal: no producer or listener touches a closed store."""
-    from node.devnet import Devnet
+    from node.dev.devnet import Devnet
     for round_ in range(3):
         with Devnet(4, realtime=True, datadir=tmp_path / f"net{round_}", block_time=0.05, period=0) as net:
             deadline = time.time() + 20

@@ -12,9 +12,9 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from chainkit import sign
 from consensus.header import parse_extra
 from consensus.system import SLASH_INDICATOR, STAKE_HUB
-from node.accounts import dev_accounts
-from node.devnet import Devnet
-from node.execution import CallParams, call
+from node.dev.accounts import dev_accounts
+from node.dev.devnet import Devnet
+from node.execution.calls import CallParams, call
 from rpc.server import RpcServer
 from stakingabi import BLS_PROOF, SLASH_INDICATOR_ABI, STAKE_CREDIT_ABI, STAKE_HUB_ABI, VOTE_ADDRESS
 

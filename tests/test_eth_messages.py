@@ -4,8 +4,8 @@ import rlp
 import pytest
 
 from ethkit import chain_node, every_message
-from node.forks import ForkSchedule
-from node.genesis import parse_genesis
+from node.chain.forks import ForkSchedule
+from node.chain.genesis import parse_genesis
 from node.network.eth import codec, protocol as p
 from node.network.eth.chaintypes import ChainTypes
 from node.network.eth.messages import (MESSAGES, BlockBodies, BlockBody, BlockHeaders, GetBlockBodies,

@@ -134,9 +134,9 @@ def test_answer_echoes_the_request_id(node):
 def eth_chain(tmp_path_factory):
     """The execution-apis chain (forks by block, the merge, forks by time), imported through our import path."""
     from ethchain import import_into
-    from node.chain import Chain
-    from node.db import LmdbDB
-    from node.genesis import load_genesis
+    from node.chain.chain import Chain
+    from node.chain.db import LmdbDB
+    from node.chain.genesis import load_genesis
     datadir = import_into(tmp_path_factory.mktemp("ethchain"))
     db = LmdbDB(datadir / "chaindata")
     try:

@@ -3,9 +3,9 @@ import pytest
 from eth.vm.forks import HomesteadVM
 
 from consensus.errors import ConsensusError
-from node.ethengine import EthereumEngine
-from node.forks import ForkSchedule
-from node.genesis import parse_genesis
+from node.chain.ethengine import EthereumEngine
+from node.chain.forks import ForkSchedule
+from node.chain.genesis import parse_genesis
 
 GENESIS = HomesteadVM.create_genesis_header(difficulty=0x20000, gas_limit=5_000_000, timestamp=0)
 

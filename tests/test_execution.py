@@ -5,7 +5,7 @@ from eth_utils import function_signature_to_4byte_selector
 
 from chainkit import calldata, deploy_token_raw, sign
 from node.config import NodeConfig
-from node.execution import CallParams, ExecutionError, ExecutionReverted, call, estimate_gas
+from node.execution.calls import CallParams, ExecutionError, ExecutionReverted, call, estimate_gas
 from node.node import Node
 
 
@@ -101,5 +101,5 @@ def test_a_call_past_its_time_is_aborted_with_geth_s_message(tmp_path):
 
 
 def test_go_duration_formats_like_go():
-    from node.deadline import go_duration
+    from node.execution.deadline import go_duration
     assert [go_duration(s) for s in (5, 1.5, 0.2, 0.001)] == ["5s", "1.5s", "200ms", "1ms"]

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from conftest import REPO_ROOT, shared_path
-from node.chain import Chain
-from node.db import LmdbDB
-from node.genesis import load_genesis, parse_genesis
+from node.chain.chain import Chain
+from node.chain.db import LmdbDB
+from node.chain.genesis import load_genesis, parse_genesis
 from node.network.forkid import (UINT64_MAX, ForkFilter, ForkId, LocalIncompatibleOrStale, RemoteStale, fork_id,
                                  gather_forks)
 

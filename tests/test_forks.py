@@ -6,8 +6,8 @@ from eth.vm.forks import (BerlinVM, CancunVM, FrontierVM, GrayGlacierVM, Homeste
                           PragueVM, ShanghaiVM, TangerineWhistleVM)
 
 from consensus.seam import parlia_vm_class
-from node.forks import ForkSchedule
-from node.genesis import parse_genesis
+from node.chain.forks import ForkSchedule
+from node.chain.genesis import parse_genesis
 
 # the fork layout of the execution-apis test chain: blocks up to the merge, then timestamps
 CONFIG = {

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from node.chain import Chain, GenesisMismatch
+from node.chain.chain import Chain, GenesisMismatch
 from node.config import REPO_GENESIS
-from node.db import LmdbDB
-from node.genesis import GenesisError, load_genesis, parse_genesis
+from node.chain.db import LmdbDB
+from node.chain.genesis import GenesisError, load_genesis, parse_genesis
 
 GENESIS = json.loads(REPO_GENESIS.read_text())
 DEV0 = bytes.fromhex("f39fd6e51aad88f6f4ce6ab8827279cfffb92266")
@@ -117,7 +117,7 @@ def test_unreadable_and_invalid_json(tmp_path):
 
 
 def test_init_with_refused_genesis_writes_nothing(tmp_path, capsys):
-    from node.cli import main
+    from node.cli.main import main
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(_mutated("config.chainId", KeyError)))
     datadir = tmp_path / "data"

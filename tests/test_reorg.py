@@ -9,7 +9,7 @@ import pytest
 from chainkit import TRANSFER_TOPIC, calldata, deploy_token_raw, sign
 from node.clock import SimClock
 from node.config import NodeConfig
-from node.genesis import load_genesis
+from node.chain.genesis import load_genesis
 from node.node import Node
 from rpc.server import RpcServer
 

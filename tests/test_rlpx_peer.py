@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from node.forks import ForkSchedule
+from node.chain.forks import ForkSchedule
 from node.network.eth.chaintypes import ChainTypes
 from node.network.eth.messages import BlockHeaders, GetBlockHeaders, NewBlockHashes
 from node.network.peer import DisconnectReason, PeerDisconnected

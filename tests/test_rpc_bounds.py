@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from chainkit import sign
-from node.accounts import dev_accounts
+from node.dev.accounts import dev_accounts
 from rpcnode import hx, serve
 
 EVM_TIMEOUT = 1.0

@@ -9,7 +9,7 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
 from chainkit import GWEI, TRANSFER_TOPIC, calldata, deploy_token_raw, sign
-from node.accounts import dev_accounts
+from node.dev.accounts import dev_accounts
 from rpcnode import serve
 
 A = dev_accounts()

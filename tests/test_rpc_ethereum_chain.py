@@ -41,7 +41,7 @@ from trie import HexaryTrie  # noqa: E402
 
 from ethchain import genesis_file  # noqa: E402
 from ethchain import tests_dir as spec_tests  # noqa: E402
-from node.blobgas import fake_exponential  # noqa: E402
+from node.chain.blobgas import fake_exponential  # noqa: E402
 
 
 def _block(eth_rpc, number, full=True):

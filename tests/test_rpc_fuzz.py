@@ -24,8 +24,8 @@ import pytest
 import rlp
 
 from chainkit import GWEI, TRANSFER_TOPIC, calldata, deploy_token_raw, sign, token_balance
-from node.accounts import dev_accounts
-from node.txvalidation import decode
+from node.dev.accounts import dev_accounts
+from node.txpool.validation import decode
 from rpc.accounts import TypedData
 from rpc.dev import U256, MineOptions
 from rpc.filters import Id

@@ -220,8 +220,8 @@ def test_inline_methods_answer_while_every_worker_is_busy(rpc, monkeypatch):
 
 
 def test_node_errors_map_to_geth_codes():
-    from node.execution import ExecutionError, ExecutionReverted
-    from node.txerrors import NonceTooLow
+    from node.execution.calls import ExecutionError, ExecutionReverted
+    from node.txpool.errors import NonceTooLow
     from rpc.errors import to_rpc_error
 
     assert to_rpc_error(NonceTooLow("next nonce 2, tx nonce 1")).to_json() == {

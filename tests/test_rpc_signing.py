@@ -9,8 +9,8 @@ from eth_account.messages import encode_defunct, encode_typed_data
 from eth_utils import to_checksum_address
 from web3 import Web3
 
-from node.accounts import dev_accounts
-from node.txvalidation import decode
+from node.dev.accounts import dev_accounts
+from node.txpool.validation import decode
 
 ACCOUNTS = dev_accounts()
 ALICE, BOB = ("0x" + a.address.hex() for a in ACCOUNTS[:2])

@@ -5,7 +5,7 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 
 from chainkit import GWEI, sign
-from node.accounts import dev_accounts
+from node.dev.accounts import dev_accounts
 from rpc.registry import methods_for
 from rpcnode import serve
 

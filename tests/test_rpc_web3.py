@@ -10,7 +10,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCErro
 from web3.middleware import ExtraDataToPOAMiddleware
 
 from chainkit import GWEI, TOKEN, calldata
-from node.accounts import dev_accounts
+from node.dev.accounts import dev_accounts
 from rpcnode import serve
 
 ACCOUNTS = dev_accounts()

@@ -11,15 +11,15 @@ from eth.db.atomic import AtomicDB
 from eth.rlp.accounts import Account
 from eth_utils import keccak, to_checksum_address
 
-from node import evmchain, forks
+from node.chain import evmchain, forks
 from chainkit import calldata, deploy_token_raw, sign
-from node.accounts import dev_accounts
+from node.dev.accounts import dev_accounts
 from node.clock import SimClock
 from node.config import REPO_GENESIS, NodeConfig
-from node.forks import ForkSchedule
-from node.genesis import load_genesis
+from node.chain.forks import ForkSchedule
+from node.chain.genesis import load_genesis
 from node.node import Node
-from node.statedb import BatchedAccountDB
+from node.chain.statedb import BatchedAccountDB
 
 START_MS = 1_900_000_000_000
 

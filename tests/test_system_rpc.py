@@ -11,7 +11,7 @@ from web3.logs import DISCARD
 from web3.middleware import ExtraDataToPOAMiddleware
 
 from consensus.system import STAKE_HUB, SystemParams, genesis_alloc_json
-from node.accounts import dev_accounts
+from node.dev.accounts import dev_accounts
 from node.config import REPO_GENESIS
 from rpcnode import serve
 from stakingabi import BLS_PROOF, DESCRIPTION, STAKE_CREDIT_ABI, STAKE_HUB_ABI, VOTE_ADDRESS

@@ -8,7 +8,7 @@ from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector, keccak, to_canonical_address
 
 from artifacts import load_artifact
-from node.accounts import dev_accounts
+from node.dev.accounts import dev_accounts
 
 CHAIN_ID = 1337
 SUPPLY = 1_000_000 * 10**18

@@ -13,10 +13,10 @@ from eth_utils import keccak
 
 from chainkit import TRANSFER_TOPIC, calldata, deploy_token_raw, sign
 from node.config import NodeConfig
-from node.execution import CallParams, ExecutionReverted, call
+from node.execution.calls import CallParams, ExecutionReverted, call
 from node.node import Node
-from node.tracing import TraceConfigError, TraceError, parse_duration, trace_call, trace_transaction
-from node.tracers.opcodes import op_name, stack_error
+from node.execution.tracing import TraceConfigError, TraceError, parse_duration, trace_call, trace_transaction
+from node.execution.tracers.opcodes import op_name, stack_error
 
 CALL_TRACER = {"tracer": "callTracer"}
 

@@ -10,8 +10,8 @@ from eth_utils import keccak
 from trie import HexaryTrie
 
 from chainkit import sign
-from node.triebuild import BLANK_ROOT, build_trie, list_values, make_trie_root_and_nodes
-from node.txvalidation import decode
+from node.chain.triebuild import BLANK_ROOT, build_trie, list_values, make_trie_root_and_nodes
+from node.txpool.validation import decode
 
 
 def _key_sets():
@@ -80,7 +80,7 @@ def test_list_values_reads_every_item_in_index_order(count):
 
 def test_the_vm_computes_roots_with_the_one_pass_builder():
     import eth.vm.base
-    from node import evmchain   # importing it installs the builder
+    from node.chain import evmchain   # importing it installs the builder
 
     assert eth.vm.base.make_trie_root_and_nodes is evmchain.triebuild.make_trie_root_and_nodes
     assert evmchain.triebuild.make_trie_root_and_nodes is make_trie_root_and_nodes

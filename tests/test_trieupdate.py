@@ -7,8 +7,8 @@ from eth_utils import keccak
 from trie import HexaryTrie
 from trie.exceptions import MissingTrieNode, ValidationError
 
-from node.triebuild import BLANK_ROOT
-from node.trieupdate import update_trie
+from node.chain.triebuild import BLANK_ROOT
+from node.chain.trieupdate import update_trie
 
 
 def _hexary(db: dict, root: bytes, changes: dict) -> bytes:

@@ -12,9 +12,9 @@ from eth.vm.forks.prague import PragueVM
 from eth_account import Account
 from eth_keys import keys
 
-from node import txerrors as E
-from node.txpool import PoolConfig, TxPool
-from node.txvalidation import SECP256K1_N, decode
+from node.txpool import errors as E
+from node.txpool.pool import PoolConfig, TxPool
+from node.txpool.validation import SECP256K1_N, decode
 
 CHAIN_ID = 714
 GWEI = 10**9

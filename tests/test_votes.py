@@ -221,8 +221,8 @@ def test_registration_proof_refused(change):
 
 
 def test_devnet_and_dev_validators_get_distinct_vote_keys_with_proofs():
-    from node.accounts import dev_accounts
-    from node.devnet import validator_key
+    from node.dev.accounts import dev_accounts
+    from node.dev.devnet import validator_key
 
     validator_keys = [validator_key(i) for i in range(4)] + [keys_of(dev_accounts(count=1)[0].private_key)]
     vote_addresses = set()

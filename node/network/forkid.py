@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import rlp
 from rlp.sedes import Binary, big_endian_int
 
-from node.genesis import ChainConfig
+from node.chain.genesis import ChainConfig
 
 UINT64_MAX = 2**64 - 1
 # geth's timestampThreshold (mainnet's genesis time): a FORK_NEXT above it can only be a timestamp, so it is also

@@ -14,8 +14,8 @@ from eth.abc import (BlockAPI, BlockHeaderAPI, ReceiptAPI, ReceiptBuilderAPI, Si
                      TransactionBuilderAPI)
 from eth.vm.forks.prague.blocks import PragueBackwardsHeader
 
-from node.forks import ForkSchedule
-from node.genesis import ChainConfig
+from node.chain.forks import ForkSchedule
+from node.chain.genesis import ChainConfig
 
 
 class ChainTypes:

@@ -23,8 +23,8 @@ from eth.vm.forks.cancun.state import get_total_blob_gas
 from eth_typing import BlockNumber
 from eth_utils import ValidationError
 
-from node import triebuild
-from node.forks import ForkSchedule
+from node.chain import triebuild
+from node.chain.forks import ForkSchedule
 
 # py-evm's VM computes (and, validating, re-checks) a block's transaction and receipt roots through this module
 # global; the one-pass builder gives the same root and nodes several times faster (node/triebuild.py)

@@ -14,18 +14,18 @@ from pathlib import Path
 from eth_keys import keys
 from eth_utils import to_checksum_address
 
-from node.accounts import load_key
-from node.blockfile import export_file, import_file
-from node import devnet_cli
-from node.chain import Chain, ChainError
+from node.dev.accounts import load_key
+from node.chain.blockfile import export_file, import_file
+from node.cli import devnet as devnet_cli
+from node.chain.chain import Chain, ChainError
 from node.config import DEFAULT_DATADIR, GWEI, REPO_GENESIS, NodeConfig
-from node.db import LmdbDB
-from node.genesis import GenesisError, load_genesis
-from node.launch import add_listen_args
+from node.chain.db import LmdbDB
+from node.chain.genesis import GenesisError, load_genesis
+from node.cli.args import add_listen_args
 from node.node import DB_DIR, Node, NodeError
 from rpc.registry import OPTIONAL_MODULES
 from rpc.frontproc import FrontProcess
-from rpc.ports import check_free
+from node.cli.ports import check_free
 from rpc.server import RpcServer
 
 GENESIS_COPY = "genesis.json"
@@ -94,7 +94,7 @@ def _add_run_args(run: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None, front: FrontProcess | None = None) -> int:
-    """`front`: the JSON-RPC front process node.launch already spawned for this `run` (else cmd_run spawns it)."""
+    """`front`: the JSON-RPC front process node.cli.launch already spawned for this `run` (else cmd_run spawns it)."""
     argv = sys.argv[1:] if argv is None else argv
     parser = _parser()
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--verbosity"):
@@ -189,7 +189,7 @@ def run_config(args: argparse.Namespace) -> NodeConfig:
 
 def cmd_run(args: argparse.Namespace, front: FrontProcess | None = None) -> int:
     config = run_config(args)
-    if front is None:   # else node.launch bound the port already
+    if front is None:   # else node.cli.launch bound the port already
         check_free(config.http_addr, [(config.http_port, "--http.port")])
     config.datadir.mkdir(parents=True, exist_ok=True)
     if not (config.datadir / GENESIS_COPY).exists():

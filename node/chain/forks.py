@@ -20,9 +20,9 @@ from eth.vm.forks import (ArrowGlacierVM, BerlinVM, ByzantiumVM, CancunVM, Const
                           PragueVM, ShanghaiVM, SpuriousDragonVM, TangerineWhistleVM)
 
 from consensus.seam import parlia_vm_class
-from node import blobgas
-from node.genesis import BlobParams, ChainConfig
-from node.statedb import BatchedAccountDB
+from node.chain import blobgas
+from node.chain.genesis import BlobParams, ChainConfig
+from node.chain.statedb import BatchedAccountDB
 
 log = logging.getLogger("smartchain.forks")
 

@@ -32,12 +32,12 @@ from eth.db.batch import BatchDB
 from eth.vm.chain_context import ChainContext
 from eth_utils import ValidationError
 
-from node.deadline import DeadlineExceeded, deadline_after, with_deadline
-from node.execution import (CALL_GAS_CAP, CallParams, CallRefused, ExecutionError, call_gas, call_transaction,
+from node.execution.deadline import DeadlineExceeded, deadline_after, with_deadline
+from node.execution.calls import (CALL_GAS_CAP, CallParams, CallRefused, ExecutionError, call_gas, call_transaction,
                             check_call, validation_message)
-from node.tracers.call_tracer import CallTracer, CallTracerConfig
-from node.tracers.evm import Tracer, TraceRun, TraceTimeout
-from node.tracers.struct_logger import LoggerConfig, StructLogger
+from node.execution.tracers.call_tracer import CallTracer, CallTracerConfig
+from node.execution.tracers.evm import Tracer, TraceRun, TraceTimeout
+from node.execution.tracers.struct_logger import LoggerConfig, StructLogger
 
 DEFAULT_TIMEOUT = 5.0  # seconds: geth's defaultTraceTimeout
 CALL_TRACER = "callTracer"

@@ -19,8 +19,8 @@ from eth.vm.forks.shanghai.computation import ShanghaiComputation
 from eth_abi import decode as abi_decode
 from eth_utils import ValidationError
 
-from node.deadline import DeadlineExceeded, deadline_after, go_duration, with_deadline
-from node.txvalidation import INITCODE_WORD_GAS, MAX_INITCODE_SIZE, floor_data_gas
+from node.execution.deadline import DeadlineExceeded, deadline_after, go_duration, with_deadline
+from node.txpool.validation import INITCODE_WORD_GAS, MAX_INITCODE_SIZE, floor_data_gas
 
 ZERO_ADDRESS = b"\x00" * 20
 CALL_GAS_CAP = 50_000_000        # geth's --rpc.gascap default

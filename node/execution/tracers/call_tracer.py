@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from eth_abi import decode as abi_decode
 
-from node.tracers.evm import REVERTED, Tracer
-from node.tracers.opcodes import CREATE_OPS, op_name
+from node.execution.tracers.evm import REVERTED, Tracer
+from node.execution.tracers.opcodes import CREATE_OPS, op_name
 
 ERROR_SELECTOR = bytes.fromhex("08c379a0")   # Error(string)
 PANIC_SELECTOR = bytes.fromhex("4e487b71")   # Panic(uint256)

@@ -17,7 +17,7 @@ from eth.abc import BlockAPI
 from eth.vm.forks.prague.blocks import PragueBackwardsHeader
 from rlp.codec import consume_length_prefix
 
-from node.chain import Chain, ChainError
+from node.chain.chain import Chain, ChainError
 
 
 class BlockFileError(ChainError):

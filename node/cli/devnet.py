@@ -11,8 +11,8 @@ from pathlib import Path
 
 from eth_utils import to_checksum_address
 
-from node.devnet import Devnet
-from rpc.ports import check_free
+from node.dev.devnet import Devnet
+from node.cli.ports import check_free
 from rpc.server import RpcServer
 
 

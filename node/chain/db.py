@@ -18,7 +18,7 @@ from eth.abc import AtomicWriteBatchAPI
 from eth.db.atomic import AtomicDBWriteBatch
 from eth.db.backends.base import BaseAtomicDB
 
-from node.datalock import DataDirLock
+from node.chain.datalock import DataDirLock
 
 _DELETED = None
 DEFAULT_MAP_SIZE = 1 << 40  # address space only: LMDB's file grows with the data (sparse)

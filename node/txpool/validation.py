@@ -17,7 +17,9 @@ from eth.vm.forks.prague import PragueVM
 from eth_keys.exceptions import BadSignature
 from eth_utils import ValidationError
 
-from node.txerrors import (
+from node.chain.transactions import (ACCESS_LIST_TX, BLOB_TX, DYNAMIC_FEE_TX, LEGACY_TX, SET_CODE_TX, effective_price,
+                                     fee_cap, signature_checked, tip_cap, tx_type)
+from node.txpool.errors import (
     DecodeError,
     EmptyAuthorizationList,
     FloorDataGasTooLow,
@@ -35,7 +37,6 @@ from node.txerrors import (
     Underpriced,
 )
 
-LEGACY_TX, ACCESS_LIST_TX, DYNAMIC_FEE_TX, BLOB_TX, SET_CODE_TX = 0, 1, 2, 3, 4
 SUPPORTED_TYPES = frozenset({LEGACY_TX, ACCESS_LIST_TX, DYNAMIC_FEE_TX, SET_CODE_TX})
 
 MAX_INITCODE_SIZE = 2 * 24576          # EIP-3860
@@ -94,26 +95,6 @@ def encoded_size(tx: SignedTransactionAPI) -> int:
 
 
 # -- fee fields --
-
-def tx_type(tx: SignedTransactionAPI) -> int:
-    """EIP-2718 type; py-evm legacy transactions have `type_id` None."""
-    return tx.type_id or LEGACY_TX
-
-
-def fee_cap(tx: SignedTransactionAPI) -> int:
-    """Most paid per gas: gasPrice, or maxFeePerGas (py-evm raises on `gas_price` of EIP-1559 types)."""
-    return tx.gas_price if tx_type(tx) < DYNAMIC_FEE_TX else tx.max_fee_per_gas
-
-
-def tip_cap(tx: SignedTransactionAPI) -> int:
-    """Priority fee per gas: gasPrice, or maxPriorityFeePerGas."""
-    return tx.gas_price if tx_type(tx) < DYNAMIC_FEE_TX else tx.max_priority_fee_per_gas
-
-
-def effective_price(tx: SignedTransactionAPI, base_fee: int = 0) -> int:
-    """Gas price actually paid in a block with this base fee (BSC's is 0): min(fee cap, base fee + tip cap)."""
-    return min(fee_cap(tx), base_fee + tip_cap(tx))
-
 
 def max_cost(tx: SignedTransactionAPI) -> int:
     """gas * fee cap + value: what the sender must hold (geth's tx.Cost())."""
@@ -184,29 +165,7 @@ def recover_sender(tx: SignedTransactionAPI, chain_id: int) -> bytes:
     return sender
 
 
-def signature_checked(tx: SignedTransactionAPI) -> None:
-    """Spare `tx` py-evm's signature re-check (one more recovery and a verify, ~0.1 ms) when it executes: its sender
-    was recovered from the signature already, which is the whole check geth makes. Call only after `tx.sender`."""
-    fields = getattr(tx, "_inner", tx)   # a typed transaction validates through its payload
-    fields.__dict__["check_signature_validity"] = _checked
-
-
 def recovered_elsewhere(tx: SignedTransactionAPI, sender: bytes) -> None:
     """`tx.sender` is `sender`, recovered from `tx`'s signature by a trusted process (the node's JSON-RPC front):
     py-evm caches the sender in the instance (a cached_property), so nothing recovers it again."""
     tx.__dict__["sender"] = sender
-
-
-def _checked() -> None:
-    return None
-
-
-def recover_senders(txs: Sequence[SignedTransactionAPI]) -> None:
-    """Recover each sender once, before execution, and mark the signature checked; a transaction whose signature
-    does not recover is left alone, for py-evm's validation to refuse it with its own message."""
-    for tx in txs:
-        try:
-            tx.sender
-        except (BadSignature, ValidationError, ValueError):
-            continue
-        signature_checked(tx)

@@ -21,7 +21,7 @@ from typing import Callable, Protocol, Sequence
 
 from eth.abc import SignedTransactionAPI
 
-from node.txerrors import (
+from node.txpool.errors import (
     AccountLimitExceeded,
     AlreadyKnown,
     FutureReplacePending,
@@ -32,7 +32,7 @@ from node.txerrors import (
     TxPoolError,
     TxPoolOverflow,
 )
-from node.txvalidation import (decode, effective_price, encoded_size, fee_cap, max_cost, recovered_elsewhere, tip_cap,
+from node.txpool.validation import (decode, effective_price, encoded_size, fee_cap, max_cost, recovered_elsewhere, tip_cap,
                                validate_static)
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, MutableMapping
 import rlp
 from trie.exceptions import MissingTrieNode
 
-from node.triebuild import BLANK_ROOT, Builder, child_ranges, hex_prefix, node_path, node_ref, store_root
+from node.chain.triebuild import BLANK_ROOT, Builder, child_ranges, hex_prefix, node_path, node_ref, store_root
 
 Node = list | bytes   # a decoded node: a list (leaf/extension: 2 items, branch: 17) or b"" (blank)
 

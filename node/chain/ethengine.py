@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from eth.abc import BlockHeaderAPI
 
 from consensus.errors import ConsensusError
-from node.forks import ForkSchedule
+from node.chain.forks import ForkSchedule
 
 ALLOWED_FUTURE_S = 15       # geth's ethash allowedFutureBlockTime
 MS_PER_S = 1000

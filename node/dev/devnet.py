@@ -27,10 +27,10 @@ from eth_keys import keys
 
 from consensus import system
 from consensus.engine import header_ms
-from node.chain import ChainError, UnknownAncestor
+from node.chain.chain import ChainError, UnknownAncestor
 from node.clock import Clock, SimClock
 from node.config import REPO_GENESIS, NodeConfig
-from node.datalock import DataDirLock
+from node.chain.datalock import DataDirLock
 from node.node import Node
 
 log = logging.getLogger("smartchain.devnet")

@@ -34,14 +34,14 @@ from consensus import system
 from consensus.engine import HeaderFields, ParliaParams, PosaEngine
 from consensus.errors import ConsensusError
 from consensus.seam import context_class_for
-from node.db import LmdbDB
-from node.ethengine import EthereumEngine
-from node.evmchain import RunningHeader, ScheduledChain
-from node.forks import ForkSchedule
-from node.genesis import ChainConfig, config_hash
-from node.store import INDEX_VERSION, Store
-from node.triebuild import list_values
-from node.txvalidation import recover_senders
+from node.chain.db import LmdbDB
+from node.chain.ethengine import EthereumEngine
+from node.chain.evmchain import RunningHeader, ScheduledChain
+from node.chain.forks import ForkSchedule
+from node.chain.genesis import ChainConfig, config_hash
+from node.chain.store import INDEX_VERSION, Store
+from node.chain.triebuild import list_values
+from node.chain.transactions import recover_senders
 
 log = logging.getLogger("smartchain.chain")
 

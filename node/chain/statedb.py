@@ -33,7 +33,7 @@ from rlp.codec import encode_raw
 from trie import HexaryTrie
 from trie.exceptions import MissingTrieNode
 
-from node.trieupdate import update_trie
+from node.chain.trieupdate import update_trie
 
 
 def _uint(value: int) -> bytes:

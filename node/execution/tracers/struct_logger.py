@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from node.tracers.evm import REVERTED, Tracer, TracingComputation
-from node.tracers.opcodes import SLOAD, SSTORE, op_name
+from node.execution.tracers.evm import REVERTED, Tracer, TracingComputation
+from node.execution.tracers.opcodes import SLOAD, SSTORE, op_name
 
 
 @dataclass(frozen=True)

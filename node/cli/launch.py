@@ -1,7 +1,7 @@
 """The `smartchain` command's entry point: starts the JSON-RPC front process (rpc/front.py) for `run` before the
-node's heavy imports, so that both processes import py-evm at the same time, then hands over to node.cli.
+node's heavy imports, so that both processes import py-evm at the same time, then hands over to node.cli.main.
 
-Only the listening options are read here (the full command line is parsed by node.cli, which also stops the front
+Only the listening options are read here (the full command line is parsed by node.cli.main, which also stops the front
 again if the command turns out not to need it).
 """
 from __future__ import annotations
@@ -9,19 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from node.cli.args import add_listen_args
+from node.cli.ports import check_free
 from rpc.frontproc import FrontProcess
-from rpc.ports import check_free
-
-
-def add_listen_args(parser: argparse.ArgumentParser) -> None:
-    """The options that say where and how `run` serves JSON-RPC."""
-    parser.add_argument("--http.addr", dest="http_addr", default="127.0.0.1",
-                        help="JSON-RPC listen address (default: %(default)s)")
-    parser.add_argument("--http.port", dest="http_port", type=int, default=8545,
-                        help="JSON-RPC port, HTTP and WebSocket (default: %(default)s)")
-    parser.add_argument("--rpc.front", dest="rpc_front", action=argparse.BooleanOptionalAction, default=True,
-                        help="answer JSON-RPC from a second process, so that requests do not take the node's core "
-                             "from block production (default: on)")
 
 
 def _is_run(argv: list[str]) -> bool:
@@ -52,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"smartchain: {exc}", file=sys.stderr)
         return 1
     try:
-        from node.cli import main as cli_main
+        from node.cli.main import main as cli_main
         return cli_main(argv, front)
     finally:
         if front is not None:

@@ -23,7 +23,7 @@ from eth.exceptions import (ContractCreationCollision, FullStack, Halt, Insuffic
 from eth.vm.gas_meter import GasMeter
 from eth.vm.logic.invalid import InvalidOpcode
 
-from node.tracers.opcodes import (CALL, CALL_OPS, CALLCODE, CREATE, CREATE_OPS, DELEGATECALL, JUMP, JUMPI, SELFDESTRUCT,
+from node.execution.tracers.opcodes import (CALL, CALL_OPS, CALLCODE, CREATE, CREATE_OPS, DELEGATECALL, JUMP, JUMPI, SELFDESTRUCT,
                                   STACK_LIMIT, STATICCALL, op_name, stack_error)
 
 REVERTED = "execution reverted"

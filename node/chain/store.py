@@ -18,8 +18,8 @@ from eth.abc import BlockAPI, ReceiptAPI
 from eth._utils.address import generate_contract_address
 from rlp.sedes import Binary, CountableList, big_endian_int
 
-from node.db import LmdbDB
-from node.txvalidation import effective_price
+from node.chain.db import LmdbDB
+from node.chain.transactions import effective_price
 
 log = logging.getLogger("smartchain.store")
 

@@ -5,7 +5,7 @@ and Osaka. From Osaka, EIP-7918 keeps the blob base fee from falling below what 
 """
 from __future__ import annotations
 
-from node.genesis import BlobParams
+from node.chain.genesis import BlobParams
 
 GAS_PER_BLOB = 2**17
 MIN_BLOB_BASE_FEE = 1

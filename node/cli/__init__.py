@@ -1,0 +1,1 @@
+"""The `smartchain` command: its entry point and subcommands."""
