@@ -7,12 +7,14 @@ from contextlib import ExitStack
 
 import pytest
 
-from node.network.eth.messages import BlockBodies, BlockBody, BlockHeaders, NewBlock, NewBlockHashes
+from node.network.eth import serve
+from node.network.eth.messages import (BlockBodies, BlockBody, BlockHeaders, GetBlockBodies, GetBlockHeaders,
+                                       NewBlock, NewBlockHashes, Request)
 from node.network.memorylink import link
 from node.network.peer import DisconnectReason
 from node.network.peers import MAX_ANNOUNCEMENTS
-from test_network_kit import (scripted_peer, seal, serve_from, shared_loop, start_node, start_service, wait_for,
-                              write_genesis)
+from test_network_kit import (refused_peer, respond, scripted_peer, seal, serve_from, shared_loop, start_node,
+                              start_service, wait_for, write_genesis)
 
 
 @pytest.fixture
@@ -43,23 +45,9 @@ def test_invalid_block_drops_and_bans_its_sender(net):
     assert peer.disconnect_reason == DisconnectReason.USELESS_PEER
     assert "invalid block 1" in net_b.dropped[0][1] and b.chain.head.block_number == 0
     assert net_b.peers.is_banned("tester")
-    again = scripted_peer_refused(net_b, b)
+    again = refused_peer(net_b, "tester")   # back within the ban
     assert again.disconnect_reason == DisconnectReason.USELESS_PEER
     keeps_working(source, b, net_b, loop, stack)
-
-
-def scripted_peer_refused(net_b, b):
-    from node.network.memory import memory_pair
-
-    async def connect():
-        ours, theirs = memory_pair(net_b.types, net_b.types, ids=("tester", net_b.id))
-        net_b.accept(theirs)
-        try:
-            await ours.receive()
-        except Exception:
-            pass
-        return ours
-    return net_b.loop.run(connect())
 
 
 def test_sync_peer_with_mismatching_bodies_is_dropped(net):
@@ -67,23 +55,15 @@ def test_sync_peer_with_mismatching_bodies_is_dropped(net):
     td = source.chain.chaindb.get_score(source.chain.head.hash)
     peer = scripted_peer(net_b, source.chain, td=td)
     chain = source.chain
-    from node.network.eth import serve
-    from node.network.eth.messages import GetBlockBodies, Request
 
-    async def lie():
-        while True:
-            message = await peer.receive()
-            if isinstance(message, GetBlockBodies):   # every body claims one uncle: the uncle hash cannot match
-                bodies = tuple(BlockBody(tuple(chain.block_by_hash(h).transactions), (chain.head,), ())
-                               for h in message.hashes)
-                await peer.send(BlockBodies(message.request_id, bodies))
-            elif isinstance(message, Request):
-                await peer.send(serve.answer(message, chain))
-
-    async def start():
-        import asyncio
-        asyncio.get_running_loop().create_task(lie())
-    loop.run(start())
+    async def lie(message):
+        if isinstance(message, GetBlockBodies):   # every body claims one uncle: the uncle hash cannot match
+            bodies = tuple(BlockBody(tuple(chain.block_by_hash(h).transactions), (chain.head,), ())
+                           for h in message.hashes)
+            await peer.send(BlockBodies(message.request_id, bodies))
+        elif isinstance(message, Request):
+            await peer.send(serve.answer(message, chain))
+    respond(net_b, peer, lie)
     wait_for(lambda: peer.closed, 10, "the lying peer to be dropped")
     assert "does not match header #1" in net_b.dropped[0][1] and "uncle hash" in net_b.dropped[0][1]
     assert b.chain.head.block_number == 0
@@ -125,4 +105,26 @@ def test_peer_that_does_not_serve_its_claimed_head_is_dropped_not_banned(net):
     serve_from(net_b, peer, b.chain)
     wait_for(lambda: peer.closed, 10, "the peer to be dropped")
     assert "does not serve its head" in net_b.dropped[0][1] and not net_b.peers.is_banned("tester")
+    keeps_working(source, b, net_b, loop, stack)
+
+
+def test_sync_peer_with_a_forged_header_is_dropped_before_any_body_is_asked(net):
+    source, b, net_b, clock, loop, stack = net
+    chain = source.chain
+    peer = scripted_peer(net_b, chain, td=chain.chaindb.get_score(chain.head.hash))
+    asked: list[str] = []
+
+    async def forge(message):
+        asked.append(message.name)
+        if not isinstance(message, Request):
+            return
+        answer = serve.answer(message, chain)
+        if isinstance(message, GetBlockHeaders) and len(answer.headers) > 1:
+            last = answer.headers[-1]   # the last header of the batch, changed after it was sealed
+            answer = BlockHeaders(answer.request_id, answer.headers[:-1] + (last.copy(gas_used=last.gas_used + 1),))
+        await peer.send(answer)
+    respond(net_b, peer, forge)
+    wait_for(lambda: peer.closed, 10, "the forging peer to be dropped")
+    assert "invalid header #3" in net_b.dropped[0][1] and "is not the coinbase" in net_b.dropped[0][1]
+    assert "GetBlockBodies" not in asked and net_b.peers.is_banned("tester")
     keeps_working(source, b, net_b, loop, stack)

@@ -84,18 +84,39 @@ def scripted_peer(service: NetworkService, chain, td: int | None = None, name: s
     return service.loop.run(connect())
 
 
+def refused_peer(service: NetworkService, name: str):
+    """Connect a scripted peer called `name` and read until the service disconnects it; returns our closed end."""
+    from node.network.memory import memory_pair
+    from node.network.peer import PeerDisconnected
+
+    async def connect():
+        ours, theirs = memory_pair(service.types, service.types, ids=(name, service.id))
+        service.accept(theirs)
+        try:
+            while True:
+                await ours.receive()   # the service's Status, then its Disconnect
+        except PeerDisconnected:
+            return ours
+    return service.loop.run(connect(), timeout=10)
+
+
+def respond(service: NetworkService, peer, answer: Callable) -> None:
+    """Run `await answer(message)` for every message the scripted `peer` receives (a task on the service's loop)."""
+    async def loop():
+        while True:
+            await answer(await peer.receive())
+
+    async def start():
+        asyncio.get_running_loop().create_task(loop())
+    service.loop.run(start())
+
+
 def serve_from(service: NetworkService, peer, chain, pool=None) -> None:
-    """Let the scripted `peer` answer every request from `chain` and `pool` (a task on the service's loop), as a
-    peer would."""
+    """Let the scripted `peer` answer every request from `chain` and `pool`, as an honest peer would."""
     from node.network.eth import serve
     from node.network.eth.messages import Request
 
-    async def answer_all():
-        while True:
-            message = await peer.receive()
-            if isinstance(message, Request):
-                await peer.send(serve.answer(message, chain, pool.get if pool is not None else lambda h: None))
-
-    async def start():
-        asyncio.get_running_loop().create_task(answer_all())
-    service.loop.run(start())
+    async def answer(message):
+        if isinstance(message, Request):
+            await peer.send(serve.answer(message, chain, pool.get if pool is not None else lambda h: None))
+    respond(service, peer, answer)

@@ -10,7 +10,8 @@ from node.network.knownset import KnownSet
 from node.network.memorylink import MemoryHub, link
 from node.network.peer import DisconnectReason
 from node.network.peers import ANNOUNCE_WINDOW, MAX_ANNOUNCEMENTS, PeerSet, PeerState
-from test_network_kit import scripted_peer, seal, shared_loop, start_node, start_service, wait_for, write_genesis
+from test_network_kit import (refused_peer, scripted_peer, seal, shared_loop, start_node, start_service, wait_for,
+                              write_genesis)
 
 
 def test_requests_are_answered_while_an_import_waits_and_eth_syncing_reports_the_sync(tmp_path):
@@ -45,20 +46,6 @@ def test_admission_max_peers_duplicates_and_self(tmp_path):
             refused = refused_peer(net_b, name)
             assert refused.disconnect_reason == reason, name
         assert net_b.peer_count == 1 and not first.closed
-
-
-def refused_peer(service, name):
-    from node.network.memory import memory_pair
-
-    async def connect():
-        ours, theirs = memory_pair(service.types, service.types, ids=(name, service.id))
-        service.accept(theirs)
-        try:
-            while True:
-                await ours.receive()   # its Status, then the Disconnect
-        except Exception:
-            return ours
-    return service.loop.run(connect(), timeout=10)
 
 
 def test_add_and_remove_peer_by_enode(tmp_path):

@@ -45,9 +45,11 @@ class BodyMismatch(PeerLied):
 
 def check_headers(headers: Sequence[BlockHeaderAPI], parent: BlockHeaderAPI, engine: Any) -> None:
     """`headers` follow `parent` one by one (hash links and numbers), each passing the engine's standalone header
-    rules where it has them (Parlia: extraData layout, fields, a recoverable seal); the first, whose parent we hold,
-    passes the engine's full verification (seal signer in the set, turn, time), without a clock (past blocks)."""
+    rules where it has them (Parlia: extraData layout, fields, a seal signed by the coinbase); the first, whose
+    parent we hold, passes the engine's full verification (signer in the set, turn, time), without a clock (these
+    are past blocks)."""
     standalone = getattr(engine, "check_standalone", None)
+    author = getattr(engine, "author", None)   # Parlia: the seal's signer, which must be the coinbase
     previous = parent
     for index, header in enumerate(headers):
         if header.parent_hash != previous.hash or header.block_number != previous.block_number + 1:
@@ -57,6 +59,8 @@ def check_headers(headers: Sequence[BlockHeaderAPI], parent: BlockHeaderAPI, eng
                 engine.verify_header(header, parent, None)
             elif standalone is not None:
                 standalone(header)
+                if author is not None and author(header) != header.coinbase:
+                    raise ValueError(f"signer 0x{author(header).hex()} is not the coinbase 0x{header.coinbase.hex()}")
         except Exception as exc:   # the engine's ConsensusError or py-evm's ValidationError: both mean invalid
             raise InvalidHeader(header, exc) from exc
         previous = header
