@@ -40,7 +40,7 @@ def test_blocks_and_transactions_gossip_across_three_nodes(tmp_path):
         nodes = (a, b, c)
         for sealer in (a, b, c, a):
             [block] = seal(sealer, clock)
-            wait_for(lambda: all(n.chain.head.hash == block.hash for n in nodes), 10, f"block {block.number} everywhere")
+            wait_for(lambda: all(n.chain.head.hash == block.hash for n in nodes), 10, f"block {block.number}")
         sent = net_a.blocks.sent_whole + net_a.blocks.sent_hashes
         assert sent > 0 and net_a.blocks.sent_whole >= 1   # floor(sqrt(2)) = 1 peer got NewBlock, the other the hash
 

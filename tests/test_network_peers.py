@@ -79,7 +79,7 @@ def test_static_memory_peer_is_redialled_after_its_service_restarts(tmp_path):
         wait_for(lambda: net_b.peer_count == 1 and net_a2.peer_count == 1, 10, "b to redial a")
 
 
-# -- the pieces -----------------------------------------------------------------------------------------------------------
+# -- the pieces --------------------------------------------------------------------------------------------------------
 def test_known_set_keeps_the_newest():
     known = KnownSet(3)
     for i in range(5):

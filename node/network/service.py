@@ -56,6 +56,11 @@ class UnexpectedMessage(Exception):
         super().__init__(f"unexpected {name} after the handshake")
 
 
+class NetworkStopped(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__("the p2p network is not running")
+
+
 class NetworkService:
     """`NetworkService(node, listen=("127.0.0.1", 30311)).start()`; `stop()` disconnects every peer."""
 
@@ -110,7 +115,8 @@ class NetworkService:
         if self._unsubscribe is not None:
             self._unsubscribe()
         try:
-            self.loop.run(self._stop())
+            if self.loop.running:   # a shared loop stopped first has already cancelled everything of ours
+                self.loop.run(self._stop())
         finally:
             self.importer.close()
             self.txs.close()
@@ -135,7 +141,7 @@ class NetworkService:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    # -- the node's events (on the node's threads: hand over, never wait) -----------------------------------------------
+    # -- the node's events (on the node's threads: hand over, never wait) ----------------------------------------------
     def _hear_block(self, block: Any, receipts: Any) -> None:
         self._call_soon(self.blocks.broadcast, block)
 
@@ -313,7 +319,11 @@ class NetworkService:
 
     def _on_loop(self, coro: Any) -> Any:
         if self.loop.in_loop():
+            coro.close()
             raise RuntimeError("call this from outside the network loop")
+        if not self.loop.running:
+            coro.close()
+            raise NetworkStopped()
         return self.loop.run(coro, timeout=10)
 
     @staticmethod

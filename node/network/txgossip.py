@@ -160,7 +160,7 @@ class TxGossip:
             log.debug("peer tx 0x%s refused: %s", tx.hash.hex(), exc)
             return False
 
-    # -- fetching what peers announce ------------------------------------------------------------------------------------
+    # -- fetching what peers announce ----------------------------------------------------------------------------------
     async def fetch_from(self, state: PeerState) -> None:
         """For the peer's lifetime: request what it announced and we still lack (run as one task per peer)."""
         wanted = self._wanted[state] = OrderedDict()
