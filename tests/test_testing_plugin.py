@@ -80,3 +80,18 @@ def test_a_test_that_uses_no_plugin_fixture_loads_no_node(tmp_path):
     code, output, counts = run_pytest(tmp_path, "-q")
     assert code == 0, output
     assert counts == {"passed": 1}, output
+
+
+def test_options_choose_the_genesis_and_the_devnet_validators(tmp_path, repo_root):
+    genesis = json.loads((repo_root / "genesis.json").read_text())
+    genesis["config"]["chainId"] = 4242
+    (tmp_path / "custom.json").write_text(json.dumps(genesis))
+    (tmp_path / "test_options.py").write_text(
+        "def test_genesis(w3):\n"
+        "    assert w3.eth.chain_id == 4242\n\n"
+        "def test_validators(devnet):\n"
+        "    assert len(devnet.validators()) == 2 and len(devnet.standby) == 1\n")
+    code, output, counts = run_pytest(tmp_path, "-q", "--smartchain-genesis", str(tmp_path / "custom.json"),
+                                      "--smartchain-validators", "2")
+    assert code == 0, output
+    assert counts == {"passed": 2}, output
