@@ -9,13 +9,13 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmarks import ceiling, endtoend, follower, scale, startup
+from benchmarks import ceiling, endtoend, follower, scale, startup, testing
 from benchmarks.isolate import fresh
 from benchmarks.processes import start_echo
 from benchmarks.summary import medians, ratio, table, targets
 from benchmarks.workload import build_workload
 
-SECTIONS = ("ceiling", "node", "rpc", "startup", "scale", "follower")
+SECTIONS = ("ceiling", "node", "rpc", "startup", "scale", "follower", "testing")
 QUICK = dict(transactions=48, repeats=1, senders=16, rpc_seconds=0.2, scale_accounts="1000,10000",
              scale_blocks=1, scale_block_size=48)
 
@@ -156,6 +156,8 @@ def run(args: argparse.Namespace) -> dict:
                            "ratio": ratio(runs[big].us_per_tx, runs[small].us_per_tx),
                            "small_setup_s": runs[small].setup_s, "big_setup_s": runs[big].setup_s,
                            "blocks": args.scale_blocks, "block_size": args.scale_block_size}
+    if "testing" in sections:   # benchmarks/testing.py: the plugin's w3 against eth-tester, sequential transfers
+        result["testing"] = testing.run(min(args.transactions, testing.DEFAULT_TRANSFERS), args.repeats)
     result["targets"] = targets(result)
     result["seconds"] = time.perf_counter() - started
     return result

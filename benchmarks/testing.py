@@ -1,0 +1,144 @@
+"""The `testing` section: the pytest plugin's in-process `w3` against web3.py's EthereumTesterProvider (eth-tester on
+py-evm), in the same run, each in a fresh process (isolate.py).
+
+Per backend, after deploying contracts/build/Token.json from the first account (not timed): sequential send-and-wait
+ERC-20 transfers per second (`transact` then `wait_for_transaction_receipt`, as a test does), `eth_call(balanceOf)`
+per second, and snapshot + transfer + revert cycles per second (evm_snapshot / evm_revert on ours, eth-tester's
+take_snapshot / revert_to_snapshot), then the ratio ours / eth-tester for each.
+
+    .venv/bin/python -m benchmarks.testing [-n TRANSFERS] [-r REPEATS]     # table, then one JSON line
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from statistics import median
+
+from benchmarks.isolate import fresh
+
+TOKEN_SUPPLY = 10**24
+BACKENDS = ("smartchain", "eth_tester")
+DEFAULT_TRANSFERS = 100
+
+
+@dataclass
+class Rates:
+    backend: str
+    transfers_per_s: float
+    calls_per_s: float
+    snapshot_cycles_per_s: float
+    setup_s: float
+
+
+def _smartchain():
+    """The plugin's `w3`: SmartchainProvider over a temporary automining dev node, PoA middleware injected."""
+    from web3 import Web3
+    from web3.middleware import ExtraDataToPOAMiddleware
+
+    from node.testing.provider import SmartchainProvider
+
+    w3 = Web3(SmartchainProvider())
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+
+    def snapshot():
+        return w3.provider.make_request("evm_snapshot", [])["result"]
+
+    def revert(snap):
+        assert w3.provider.make_request("evm_revert", [snap])["result"] is True
+    return w3, snapshot, revert, w3.provider.close
+
+
+def _eth_tester():
+    from web3 import EthereumTesterProvider, Web3
+
+    provider = EthereumTesterProvider()
+    tester = provider.ethereum_tester
+    return Web3(provider), tester.take_snapshot, tester.revert_to_snapshot, lambda: None
+
+
+def measure(backend: str, transfers: int, calls: int, cycles: int) -> Rates:
+    """One backend's three rates (run in a fresh process)."""
+    import json as json_
+    from pathlib import Path
+
+    started = time.perf_counter()
+    w3, snapshot, revert, close = (_smartchain if backend == "smartchain" else _eth_tester)()
+    artifact = json_.loads((Path(__file__).resolve().parents[1] / "contracts" / "build" / "Token.json").read_text())
+    owner, to = w3.eth.accounts[0], w3.eth.accounts[1]
+    w3.eth.default_account = owner
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    receipt = w3.eth.wait_for_transaction_receipt(factory.constructor("Bench", "BCH", TOKEN_SUPPLY).transact(),
+                                                  poll_latency=0.01)
+    token = w3.eth.contract(address=receipt.contractAddress, abi=artifact["abi"])
+    setup_s = time.perf_counter() - started
+
+    def transfer():
+        tx = token.functions.transfer(to, 1).transact()
+        assert w3.eth.wait_for_transaction_receipt(tx, poll_latency=0.01).status == 1
+
+    t0 = time.perf_counter()
+    for _ in range(transfers):
+        transfer()
+    transfer_s = time.perf_counter() - t0
+    assert token.functions.balanceOf(to).call() == transfers
+
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        token.functions.balanceOf(owner).call()
+    call_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    for _ in range(cycles):
+        snap = snapshot()
+        transfer()
+        revert(snap)
+    cycle_s = time.perf_counter() - t0
+    assert token.functions.balanceOf(to).call() == transfers   # every cycle was reverted
+    close()
+    return Rates(backend, transfers / transfer_s, calls / call_s, cycles / cycle_s, setup_s)
+
+
+def run(transfers: int = DEFAULT_TRANSFERS, repeats: int = 1) -> dict:
+    """Each backend `repeats` times, each run in its own process; medians and ratios (ours / eth-tester)."""
+    samples: dict[str, list[dict]] = {b: [] for b in BACKENDS}
+    for _ in range(repeats):
+        for backend in BACKENDS:
+            print(f"testing: {backend}", file=sys.stderr, flush=True)
+            samples[backend].append(asdict(fresh(measure, backend, transfers, transfers * 2, transfers // 2 or 1)))
+    result: dict = {"transfers": transfers, "repeats": repeats}
+    for backend in BACKENDS:
+        result[backend] = {k: median(s[k] for s in samples[backend]) for k in
+                           ("transfers_per_s", "calls_per_s", "snapshot_cycles_per_s", "setup_s")}
+    result["ratios"] = {k: result["smartchain"][k] / result["eth_tester"][k]
+                        for k in ("transfers_per_s", "calls_per_s", "snapshot_cycles_per_s")}
+    result["samples"] = samples
+    return result
+
+
+def table(result: dict) -> str:
+    rows = [("figure", "smartchain w3", "eth-tester", "ratio")]
+    for key, label in (("transfers_per_s", "send-and-wait transfers/s"), ("calls_per_s", "eth_call(balanceOf)/s"),
+                       ("snapshot_cycles_per_s", "snapshot+transfer+revert/s")):
+        rows.append((label, f"{result['smartchain'][key]:.1f}", f"{result['eth_tester'][key]:.1f}",
+                     f"{result['ratios'][key]:.2f}x"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.testing", description=__doc__.splitlines()[0])
+    p.add_argument("-n", "--transfers", type=int, default=DEFAULT_TRANSFERS,
+                   help="sequential transfers per backend; twice as many calls, half as many cycles")
+    p.add_argument("-r", "--repeats", type=int, default=1)
+    args = p.parse_args(argv)
+    result = run(args.transfers, args.repeats)
+    print(table(result))
+    print(json.dumps(result, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
