@@ -17,10 +17,12 @@ from node.network.service import NetworkService
 from node.node import Node
 
 
-def write_genesis(directory: Path, validators: int) -> tuple[Path, list[bytes], SimClock]:
-    """A genesis with `validators` devnet validators (keys validator_key(i)), and a clock at its time."""
+def write_genesis(directory: Path, validators: int, staking: bool = False) -> tuple[Path, list[bytes], SimClock]:
+    """A genesis with `validators` devnet validators (keys validator_key(i)), and a clock at its time; without
+    `staking` the set stays the extraData's (no system contracts: blocks are cheaper to make and import)."""
     keys = [validator_key(i) for i in range(validators)]
-    genesis = devnet_genesis([k.public_key.to_canonical_address() for k in keys], period=1, epoch=200)
+    genesis = devnet_genesis([k.public_key.to_canonical_address() for k in keys], period=1, epoch=200,
+                             staking=staking)
     path = directory / "genesis.json"
     path.write_text(json.dumps(genesis))
     return path, [k.to_bytes() for k in keys], SimClock(int(genesis["timestamp"], 16) * 1000)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable
 
 from node.network import adminview
@@ -44,6 +45,7 @@ from node.network.txgossip import TxGossip
 log = logging.getLogger("smartchain.network")
 
 ETH_CAPABILITY = Capability(p.PROTOCOL_NAME, p.ETH68, p.PROTOCOL_LENGTH)
+SERVE_THREADS = 2
 
 
 class AnnouncementFlood(Exception):
@@ -79,6 +81,8 @@ class NetworkService:
         self.loop = loop or LoopThread(f"network {self.id[:8]}")
         self.peers = PeerSet(self.id, max_peers)
         self.importer = Importer(node.import_block)
+        # requests are answered off the loop too (a thousand bodies take a while to read); one per peer at a time
+        self._readers = ThreadPoolExecutor(max_workers=SERVE_THREADS, thread_name_prefix="p2p-serve")
         self.syncer = Syncer(node, self.types, self.peers, self.importer, self.drop, sync_interval)
         self.blocks = BlockGossip(node, self.types, self.peers, self.importer, self.syncer, self.drop)
         self.txs = TxGossip(node, self.peers, self.drop, accepting=lambda: self.syncer.progress is None)
@@ -119,6 +123,7 @@ class NetworkService:
                 self.loop.run(self._stop())
         finally:
             self.importer.close()
+            self._readers.shutdown(wait=True, cancel_futures=True)
             self.txs.close()
             if self._own_loop:
                 self.loop.stop()
@@ -213,7 +218,9 @@ class NetworkService:
 
     async def _dispatch(self, state: PeerState, message: Any) -> None:
         if isinstance(message, Request):
-            await state.peer.send(serve.answer(message, self.node.chain, self.node.pool.get))
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self._readers, serve.answer, message, self.node.chain, self.node.pool.get)
+            await state.peer.send(answer)
             return
         if isinstance(message, (Status, UpgradeStatus)):
             await self.drop(state, UnexpectedMessage(message.name), ban=False,
