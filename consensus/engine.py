@@ -5,6 +5,9 @@ validator set, turn length and recent signers at the parent decide who may seal,
 late. Without one it runs on the fixed genesis set with no recents, which is all a single-validator chain needs.
 The next validator set for epoch blocks comes from `election(parent)` when given (staking state at the parent);
 without one, or when it answers None, the set in force carries over.
+Fast finality (finality.py, with snapshots only): verify_header checks a header's vote attestation before the seal;
+prepare puts in an attestation of a quorum of the votes `votes_for(target hash, source number)` holds, when given;
+justified / finalized / vote_data / admit_vote answer the node's voter, vote pool and block tags.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from eth_utils import encode_hex
 from consensus import header as rules
 from consensus import system
 from consensus import snapshot as snapshots
+from consensus.attestation import Block
 from consensus.errors import (
     CoinbaseMismatch,
     FutureBlock,
@@ -29,8 +33,10 @@ from consensus.errors import (
     RecentlySigned,
     UnauthorizedValidator,
 )
+from consensus.finality import FastFinality, VoteSource, unverifiable
 from consensus.header import ValidatorInfo
 from consensus.snapshot import EpochSet, Snapshot, SnapshotStore
+from consensus.votes import VoteData, VoteEnvelope
 
 MS_PER_S = 1000
 INITIAL_BACKOFF_MS = 2000  # BSC lorentzInitialBackOffTime
@@ -74,8 +80,9 @@ class HeaderFields:
 class PosaEngine:
     def __init__(self, params: ParliaParams, header_by_hash: HeaderLookup | None = None, db: object | None = None,
                  *, election: Election | None = None, checkpoint_interval: int = snapshots.CHECKPOINT_INTERVAL,
-                 cache_size: int = snapshots.CACHE_SIZE):
-        """`header_by_hash` (+ `db` for checkpoints, memory only without it) turns on snapshots."""
+                 cache_size: int = snapshots.CACHE_SIZE, votes_for: VoteSource | None = None):
+        """`header_by_hash` (+ `db` for checkpoints, memory only without it) turns on snapshots and finality;
+        `votes_for` (settable later) lets prepare attest a quorum of votes."""
         if db is not None and header_by_hash is None:
             raise ValueError("a snapshot db needs header_by_hash to walk the chain")
         self.params = params
@@ -88,6 +95,21 @@ class PosaEngine:
                 params.chain_id, params.epoch, header_by_hash, db, turn_length=params.turn_length,
                 author=self.author, checkpoint_interval=checkpoint_interval, cache_size=cache_size)
         self._static_set = EpochSet.of(params.validators, params.turn_length) if params.validators else None
+        self.finality: FastFinality | None = None
+        if self.snapshots is not None and header_by_hash is not None:
+            self.finality = FastFinality(self.snapshots, header_by_hash, params.epoch, votes_for=votes_for)
+        elif votes_for is not None:
+            raise ValueError("votes need a header lookup: attestations are checked against snapshots")
+
+    @property
+    def votes_for(self) -> VoteSource | None:
+        return self.finality.votes_for if self.finality is not None else None
+
+    @votes_for.setter
+    def votes_for(self, source: VoteSource | None) -> None:
+        if self.finality is None:
+            raise ValueError("votes need a header lookup: attestations are checked against snapshots")
+        self.finality.votes_for = source
 
     # -- author ----------------------------------------------------------------------------------------------------
     def _recover(self, header: BlockHeaderAPI) -> bytes:
@@ -142,13 +164,47 @@ class PosaEngine:
             return None
         return earliest + self._backoff(snap, validator)
 
+    # -- fast finality ---------------------------------------------------------------------------------------------
+    def justified(self, header: BlockHeaderAPI) -> Block:
+        """(number, hash) of the highest justified block at `header`: (0, genesis) before any attestation, and
+        (0, zero hash) on an engine without snapshots (nobody votes on such a chain)."""
+        return self.finality.justified(header) if self.finality is not None else (0, bytes(32))
+
+    def finalized(self, header: BlockHeaderAPI) -> Block:
+        """(number, hash) of the finalized block at `header` ((0, genesis) before any attestation)."""
+        return self.finality.finalized(header) if self.finality is not None else (0, bytes(32))
+
+    def vote_data(self, head: BlockHeaderAPI) -> VoteData | None:
+        """The vote a validator signs for a new head (None before there is a justified hash to name)."""
+        return self.finality.vote_data(head) if self.finality is not None else None
+
+    def voters(self, target: BlockHeaderAPI) -> tuple[ValidatorInfo, ...]:
+        """The validators (with vote keys) who may vote for `target`: the set at target - 1."""
+        if self.finality is None:
+            return self.snapshot(target).validators
+        return self.finality.voters(target)
+
+    def admit_vote(self, vote: VoteEnvelope) -> None:
+        """The vote pool's check of a vote for a known block (VotePool's `admit`); raises a VoteRejected."""
+        if self.finality is None:
+            raise ValueError("votes need a header lookup: attestations are checked against snapshots")
+        self.finality.admit(vote)
+
+    def _verify_attestation(self, header: BlockHeaderAPI, parent: BlockHeaderAPI) -> None:
+        if self.finality is not None:
+            self.finality.verify(header, parent)
+        elif rules.parse_extra(header.extra_data, epoch_block=header.block_number % self.params.epoch == 0
+                               ).attestation:
+            raise unverifiable(header)
+
     # -- verification ------------------------------------------------------------------------------------------------
     def check_standalone(self, header: BlockHeaderAPI) -> None:
         rules.check_standalone(header, epoch_length=self.params.epoch)
         self.author(header)  # the seal must recover
 
     def verify_header(self, header: BlockHeaderAPI, parent: BlockHeaderAPI, now_ms: int | None = None) -> None:
-        """Every Parlia rule for `header` given its parent: fields, time, gas limit, seal, epoch set, back-off."""
+        """Every Parlia rule for `header` given its parent: fields, time, gas limit, vote attestation, seal, epoch
+        set, back-off."""
         self.check_standalone(header)
         number = header.block_number
         if number != parent.block_number + 1 or header.parent_hash != parent.hash:
@@ -158,6 +214,7 @@ class PosaEngine:
         if now_ms is not None and header.timestamp > now_ms // MS_PER_S:
             raise FutureBlock(f"block time {header.timestamp} s is in the future (now {now_ms // MS_PER_S} s)")
         rules.check_gas_limit(header, parent)
+        self._verify_attestation(header, parent)  # BSC's order: after the gas limit, before the seal
         snap = self.snapshot(parent)
         self._verify_seal(header, snap)
         if number % self.params.epoch == 0:
@@ -219,19 +276,22 @@ class PosaEngine:
         """Header fields for the child of `parent` sealed by `coinbase`, stamped no earlier than `now_ms`.
 
         An epoch block carries `validators` (with BLS keys) and `turn_length` when given, else the election's set,
-        else the set in force. Raises UnauthorizedValidator / RecentlySigned when `coinbase` may not seal it.
+        else the set in force. With a vote source, extraData carries an attestation of a quorum of votes when there
+        is one. Raises UnauthorizedValidator / RecentlySigned when `coinbase` may not seal it.
         """
         number = parent.block_number + 1
         snap = self.snapshot(parent)
         self._check_may_seal(snap, coinbase)
         ms = max(header_ms(parent) + self.params.period * MS_PER_S + self._backoff(snap, coinbase), now_ms)
+        attested = self.finality.assemble(parent) if self.finality is not None else b""
         if number % self.params.epoch == 0:
             next_set = self._next_set(parent, snap, validators, turn_length)
-            extra = rules.encode_extra(validators=next_set.validators, turn_length=next_set.turn_length)
+            extra = rules.encode_extra(validators=next_set.validators, turn_length=next_set.turn_length,
+                                       attestation=attested)
         elif validators is not None or turn_length is not None:
             raise ValueError(f"block {number} is not an epoch block (every {self.params.epoch}): no validator set")
         else:
-            extra = rules.encode_extra()
+            extra = rules.encode_extra(attestation=attested)
         return HeaderFields(
             coinbase=coinbase,
             difficulty=rules.expected_difficulty(snap.addresses, number, coinbase, snap.turn_length),

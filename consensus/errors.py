@@ -206,3 +206,14 @@ class VoteSourceMismatch(VoteRejected):
 
 class VoterNotValidator(VoteRejected):
     """The vote's key is not the vote address of a validator in the snapshot at target - 1."""
+
+
+class UnknownVoteTarget(VoteRejected):
+    """A vote moved to current whose target block is not the known block of that number and hash."""
+
+
+# --- the engine's finality checks (finality.py) ---
+
+
+class AttestationUnverifiable(InvalidAttestation):
+    """A header carries an attestation but the engine has no header lookup to find its source and voters."""

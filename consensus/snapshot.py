@@ -5,7 +5,9 @@ Rules (../shared/reference/parlia.md section 4, bsc consensus/parlia/snapshot.go
 - recents: a validator that sealed T or more of the previous (N/2+1)*T - 1 blocks may not seal (T = 1: none of
   the last N/2);
 - an epoch block E (E % epoch == 0) announces the next set; it takes over once block E + (N/2+1)*T - 1 is applied
-  (N and T of the old set), and the recents are cleared then (Bohr, BEP-404).
+  (N and T of the old set), and the recents are cleared then (Bohr, BEP-404);
+- fast finality (finality.md section 6): a header's vote attestation moves the justified block to its target, and
+  finalizes its source when the target is the source's child (BSC's updateAttestation, Fermi rules).
 A Snapshot is an immutable value; `apply` returns a new one. SnapshotStore finds the snapshot after any header by
 walking back to the nearest one in memory, in the key-value db (every `checkpoint_interval` blocks) or genesis.
 """
@@ -20,18 +22,22 @@ from eth_utils import encode_hex, keccak
 from lru import LRU
 from rlp.sedes import Binary, CountableList, List, big_endian_int
 
+from consensus import attestation as attestations
 from consensus import header as rules
+from consensus.attestation import Finality
 from consensus.errors import (
     OutOfRangeChain,
     RecentlySigned,
     UnauthorizedValidator,
     UnknownAncestor,
 )
+from consensus.genesis import genesis_validators
 from consensus.header import ValidatorInfo
 
 CHECKPOINT_INTERVAL = 1024  # BSC's checkpointInterval: a snapshot is written to the db every 1024 blocks
 CACHE_SIZE = 1280  # BSC's inMemorySnapshots
 DB_PREFIX = b"parlia-"  # BSC's key prefix; followed by the block hash
+GENESIS_KEY = b"parlia-genesis-hash"  # the genesis hash, for the (0, genesis) justified block before any attestation
 
 Author = Callable[[BlockHeaderAPI], bytes]
 
@@ -77,12 +83,14 @@ class Snapshot:
     recents: tuple[tuple[int, bytes], ...] = ()  # (block number, signer), ascending, inside the recents window
     # the set announced by the last epoch block, as (epoch block number, set), until its switch block is applied
     pending: tuple[int, EpochSet] | None = None
+    # justified and finalized blocks (BSC's Snapshot.Attestation); None before any attestation
+    finality: Finality | None = None
 
     @classmethod
     def genesis(cls, header: BlockHeaderAPI, chain_id: int, epoch_length: int, turn_length: int = 1) -> Snapshot:
-        """The snapshot after genesis: the bare addresses of its extraData (BSC genesis keeps the classic layout)."""
-        parsed = rules.parse_extra(header.extra_data, epoch_block=True, luban=False)
-        genesis_set = EpochSet.of(parsed.validators, turn_length)
+        """The snapshot after genesis: its extraData's validators, bare addresses (BSC's own genesis) or with vote
+        keys (a devnet's Luban-layout genesis, consensus/genesis.py)."""
+        genesis_set = EpochSet.of(genesis_validators(header.extra_data), turn_length)
         # Epoch 0 switches to its own set like any epoch (BSC does), so genesis is its first pending set.
         return cls(chain_id, epoch_length, header.block_number, header.hash, genesis_set.validators, turn_length,
                    (), (header.block_number, genesis_set))
@@ -165,8 +173,11 @@ class Snapshot:
         first = number - self.recents_window  # older entries can no longer count against anyone
         recents = tuple((b, s) for b, s in self.recents if b >= first) + ((number, signer),)
         validators, turn_length, pending = self.validators, self.turn_length, self.pending
+        parsed = rules.parse_extra(header.extra_data, epoch_block=number % self.epoch_length == 0)
+        attestation = rules.decode_attestation(parsed.attestation) if parsed.attestation else None
+        finality = attestations.update(self.finality, attestation, number, header.parent_hash, fermi=True)
         if number % self.epoch_length == 0:
-            pending = (number, _announced_set(header, self.turn_length))
+            pending = (number, EpochSet.of(parsed.validators, parsed.turn_length or self.turn_length))
         epoch_block = number - number % self.epoch_length
         # Once a set has taken over, pending is cleared: a larger new set (longer window) cannot switch twice.
         if number > 0 and pending is not None and pending[0] == epoch_block and \
@@ -174,33 +185,36 @@ class Snapshot:
             validators, turn_length = pending[1].validators, pending[1].turn_length
             recents, pending = (), None
         return replace(self, number=number, hash=header.hash, validators=validators, turn_length=turn_length,
-                       recents=recents, pending=pending)
+                       recents=recents, pending=pending, finality=finality)
 
     # -- storage ---------------------------------------------------------------------------------------------------
     def encode(self) -> bytes:
         pending = [] if self.pending is None else [
             [self.pending[0], self.pending[1].turn_length, _encode_validators(self.pending[1].validators)]
         ]
+        finality = [] if self.finality is None else [[*self.finality.justified, *self.finality.finalized]]
         return rlp.encode([
             self.chain_id, self.epoch_length, self.number, self.hash, _encode_validators(self.validators),
-            self.turn_length, [list(r) for r in self.recents], pending,
+            self.turn_length, [list(r) for r in self.recents], pending, finality,
         ], sedes=_SNAPSHOT_SEDES)
 
     @classmethod
     def decode(cls, data: bytes) -> Snapshot:
-        chain_id, epoch_length, number, block_hash, validators, turn_length, recents, pending = rlp.decode(
-            data, sedes=_SNAPSHOT_SEDES)
+        items = rlp.decode(data)
+        if len(items) == 8:  # written before fast finality: no attestation seen yet
+            items.append([])
+        chain_id, epoch_length, number, block_hash, validators, turn_length, recents, pending, finality = (
+            _SNAPSHOT_SEDES.deserialize(items))
         decoded_pending = None
         if pending:
             [(epoch_block, pending_turn, pending_validators)] = pending
             decoded_pending = (epoch_block, EpochSet(_decode_validators(pending_validators), pending_turn))
+        decoded_finality = None
+        if finality:
+            [(justified_number, justified_hash, finalized_number, finalized_hash)] = finality
+            decoded_finality = Finality((justified_number, justified_hash), (finalized_number, finalized_hash))
         return cls(chain_id, epoch_length, number, block_hash, _decode_validators(validators), turn_length,
-                   tuple((b, s) for b, s in recents), decoded_pending)
-
-
-def _announced_set(header: BlockHeaderAPI, turn_length: int) -> EpochSet:
-    parsed = rules.parse_extra(header.extra_data, epoch_block=True)
-    return EpochSet.of(parsed.validators, parsed.turn_length or turn_length)
+                   tuple((b, s) for b, s in recents), decoded_pending, decoded_finality)
 
 
 _VALIDATORS_SEDES = CountableList(List([Binary.fixed_length(rules.ADDRESS_LEN),
@@ -209,6 +223,8 @@ _SNAPSHOT_SEDES = List([
     big_endian_int, big_endian_int, big_endian_int, Binary.fixed_length(32), _VALIDATORS_SEDES, big_endian_int,
     CountableList(List([big_endian_int, Binary.fixed_length(rules.ADDRESS_LEN)])),
     CountableList(List([big_endian_int, big_endian_int, _VALIDATORS_SEDES]), max_length=1),
+    CountableList(List([big_endian_int, Binary.fixed_length(32), big_endian_int, Binary.fixed_length(32)]),
+                  max_length=1),
 ])
 
 
@@ -283,6 +299,7 @@ class SnapshotStore:
         self._db = {} if db is None else db
         self._author = author or (lambda h: rules.recover_signer(h, chain_id))
         self._cache = LRU(cache_size)  # C extension: single operations are atomic under the GIL
+        self._genesis_hash: bytes | None = None
 
     def get(self, header: BlockHeaderAPI) -> Snapshot:
         """The snapshot after `header` (its validators may seal the child of `header`)."""
@@ -299,6 +316,7 @@ class SnapshotStore:
             if cursor.block_number == 0:
                 snap = Snapshot.genesis(cursor, self.chain_id, self.epoch_length, self.turn_length)
                 self._save(snap)
+                self._remember_genesis(cursor.hash)
                 break
             pending.append(cursor)
             parent = self._header_by_hash(cursor.parent_hash)
@@ -314,6 +332,29 @@ class SnapshotStore:
                 self._save(snap)
         self._cache[snap.hash] = snap
         return snap
+
+    def genesis_hash(self, header: BlockHeaderAPI) -> bytes:
+        """The hash of the genesis block under `header`: remembered, kept in the db, or (once, for a db written
+        before fast finality) found by walking the headers back."""
+        if self._genesis_hash is None:
+            stored = self._db.get(GENESIS_KEY)
+            if stored is not None:
+                self._genesis_hash = bytes(stored)
+            else:
+                cursor = header
+                while cursor.block_number > 0:
+                    parent = self._header_by_hash(cursor.parent_hash)
+                    if parent is None:
+                        raise UnknownAncestor(f"no header 0x{cursor.parent_hash.hex()} (parent of block "
+                                              f"{cursor.block_number}) on the way to genesis")
+                    cursor = parent
+                self._remember_genesis(cursor.hash)
+        return self._genesis_hash
+
+    def _remember_genesis(self, block_hash: bytes) -> None:
+        if self._genesis_hash is None:
+            self._genesis_hash = block_hash
+            self._db[GENESIS_KEY] = block_hash
 
     def load(self, block_hash: bytes) -> Snapshot | None:
         """The checkpoint stored for `block_hash`, if any."""

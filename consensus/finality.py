@@ -1,0 +1,144 @@
+"""Fast finality in the engine: justified/finalized at a header, the attestation check of verify_header, the
+attestation a sealer puts into its header, and the pool's admission rule for a vote (finality.md sections 5-9).
+
+Everything is read from snapshots (SnapshotStore) and headers by hash; the votes come from a callable the node
+passes in (`VoteSource`, e.g. VotePool.fetch). Rules chosen, as BSC today (Fermi, BEP-590): an attestation may
+target the parent, grandparent or great-grandparent, and every such attestation moves the snapshot; checks are
+strict from block 1 (BSC only logs bad attestations before Plato). Not done: BEP-648's early finality (a pool
+quorum for the head) and Maxwell's deletion of recents at or below the finalized block.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from eth.abc import BlockHeaderAPI
+from eth_utils import encode_hex
+
+from consensus import attestation, votes
+from consensus import header as rules
+from consensus.attestation import Block
+from consensus.errors import (
+    AttestationUnverifiable,
+    ConsensusError,
+    UnknownAncestor,
+    UnknownVoteTarget,
+)
+from consensus.header import ValidatorInfo
+from consensus.snapshot import SnapshotStore
+from consensus.votepool import check_admission
+from consensus.votes import VoteData, VoteEnvelope
+
+VoteSource = Callable[[bytes, int], Sequence[VoteEnvelope]]  # (target hash, source number) -> votes held
+HeaderLookup = Callable[[bytes], BlockHeaderAPI | None]
+FIRST_ATTESTED_BLOCK = 3  # BSC's assembleVoteAttestation starts at block 3
+ANCESTOR_DEPTH = attestation.ANCESTOR_DEPTH_FERMI
+
+
+class FastFinality:
+    """The finality rules over one chain's snapshots and headers."""
+
+    def __init__(self, store: SnapshotStore, header_by_hash: HeaderLookup, epoch_length: int, *,
+                 votes_for: VoteSource | None = None, depth: int = ANCESTOR_DEPTH):
+        self.store = store
+        self.epoch_length = epoch_length
+        self.votes_for = votes_for
+        self.depth = depth
+        self._header_by_hash = header_by_hash
+
+    # -- reading -----------------------------------------------------------------------------------------------------
+    def justified(self, header: BlockHeaderAPI) -> Block:
+        """(number, hash) of the highest justified block at `header`; (0, genesis) before any attestation.
+        Every vote on `header` and attestation in its child must name it as source."""
+        return attestation.justified_at(self.store.get(header).finality, self.store.genesis_hash(header))
+
+    def finalized(self, header: BlockHeaderAPI) -> Block:
+        """(number, hash) of the finalized block at `header`; (0, genesis) before any attestation."""
+        return attestation.finalized_at(self.store.get(header).finality, self.store.genesis_hash(header))
+
+    def voters(self, target: BlockHeaderAPI) -> tuple[ValidatorInfo, ...]:
+        """Who may vote for `target`: the set of the snapshot at target - 1, in address order (bit i = i-th)."""
+        return self.store.get(self._parent(target)).validators
+
+    def vote_data(self, head: BlockHeaderAPI) -> VoteData | None:
+        """What a validator votes for a new head: source = justified at the head, target = the head."""
+        justified_number, justified_hash = self.justified(head)
+        return votes.vote_for(head.block_number, head.hash, justified_number, justified_hash)
+
+    def targets(self, parent: BlockHeaderAPI) -> list[BlockHeaderAPI]:
+        """The blocks an attestation in the child of `parent` may target, nearest first (parent first)."""
+        found = [parent]
+        while len(found) < self.depth and found[-1].block_number > 0:
+            found.append(self._parent(found[-1]))
+        return found
+
+    def _parent(self, header: BlockHeaderAPI) -> BlockHeaderAPI:
+        parent = self._header_by_hash(header.parent_hash)
+        if parent is None:
+            raise UnknownAncestor(f"no header {encode_hex(header.parent_hash)} (parent of block "
+                                  f"{header.block_number})")
+        return parent
+
+    def _voters_by_block(self, number: int, block_hash: bytes) -> tuple[ValidatorInfo, ...]:
+        target = self._header_by_hash(block_hash)
+        if target is None or target.block_number != number:
+            raise UnknownAncestor(f"no header {encode_hex(block_hash)} at block {number} to take voters from")
+        return self.voters(target)
+
+    # -- verify_header ---------------------------------------------------------------------------------------------
+    def verify(self, header: BlockHeaderAPI, parent: BlockHeaderAPI) -> None:
+        """BSC's verifyVoteAttestation: nothing without an attestation; else the named InvalidAttestation."""
+        found = self.attestation_of(header)
+        if found is None:
+            return
+        attestation.verify(found, justified=self.justified(parent),
+                           ancestors=[(h.block_number, h.hash) for h in self.targets(parent)],
+                           validators=self._voters_by_block)
+
+    def attestation_of(self, header: BlockHeaderAPI) -> rules.VoteAttestation | None:
+        """The attestation `header` carries, or None."""
+        return attestation.from_extra(header.extra_data,
+                                      epoch_block=header.block_number % self.epoch_length == 0)
+
+    # -- sealing -----------------------------------------------------------------------------------------------------
+    def assemble(self, parent: BlockHeaderAPI) -> bytes:
+        """The RLP attestation for the child of `parent` from the vote source, or b"" without a quorum.
+
+        Tries the parent, then older targets (Fermi); the result is verified before use, so a bad vote that slipped
+        into the pool costs the block its attestation, never its validity (BSC: a failed assembly is not fatal).
+        """
+        if self.votes_for is None or parent.block_number + 1 < FIRST_ATTESTED_BLOCK:
+            return b""
+        justified = self.justified(parent)
+        for target in self.targets(parent):
+            if target.block_number <= justified[0]:
+                break
+            data = VoteData(justified[0], justified[1], target.block_number, target.hash)
+            voters = self.voters(target)
+            keys = {v.vote_address for v in voters}
+            held = [v for v in self.votes_for(target.hash, justified[0]) if v.data == data and v.vote_address in keys]
+            if len({v.vote_address for v in held}) < attestation.quorum(len(voters)):
+                continue
+            try:
+                made = attestation.assemble(held, voters, data)
+                attestation.verify_votes(made, voters)
+            except ConsensusError:
+                continue
+            return rules.encode_attestation(made)
+        return b""
+
+    # -- the vote pool -----------------------------------------------------------------------------------------------
+    def admit(self, vote: VoteEnvelope) -> None:
+        """BSC's VerifyVote for a vote whose target is known: the source is justified at the target and the key
+        is a voter's there; raises a VoteRejected (for VotePool's `admit`)."""
+        target = self._header_by_hash(vote.data.target_hash)
+        if target is None or target.block_number != vote.data.target_number:
+            raise UnknownVoteTarget(f"vote {vote.data}: no block {vote.data.target_number} with hash "
+                                    f"{encode_hex(vote.data.target_hash)}")
+        check_admission(vote, justified=self.justified(target), validators=self.voters(target))
+
+
+def unverifiable(header: BlockHeaderAPI) -> AttestationUnverifiable:
+    """The error for an attested header on an engine without headers (the static single-set mode)."""
+    return AttestationUnverifiable(
+        f"block {header.block_number} carries a vote attestation, but this engine has no header lookup to check "
+        f"its source and voters")
