@@ -104,9 +104,14 @@ def refused_peer(service: NetworkService, name: str):
 
 def respond(service: NetworkService, peer, answer: Callable) -> None:
     """Run `await answer(message)` for every message the scripted `peer` receives (a task on the service's loop)."""
+    from node.network.peer import PeerDisconnected
+
     async def loop():
-        while True:
-            await answer(await peer.receive())
+        try:
+            while True:
+                await answer(await peer.receive())
+        except PeerDisconnected:
+            pass
 
     async def start():
         asyncio.get_running_loop().create_task(loop())

@@ -174,7 +174,7 @@ class NetworkService:
         if reason is None:
             try:
                 status, upgrade = await handshake(peer, local_status(chain), local_fork_filter(chain),
-                                            local_upgrade_status(chain), self.handshake_timeout)
+                                                  local_upgrade_status(chain), self.handshake_timeout)
             except Exception as exc:   # HandshakeError (peer already told why), PeerDisconnected, transport errors
                 log.debug("handshake with %s failed: %s", peer.id[:16], exc)
                 await peer.disconnect(DisconnectReason.SUBPROTOCOL_ERROR)
