@@ -4,7 +4,9 @@ py-evm), in the same run, each in a fresh process (isolate.py).
 Per backend, after deploying contracts/build/Token.json from the first account (not timed): sequential send-and-wait
 ERC-20 transfers per second (`transact` then `wait_for_transaction_receipt`, as a test does), `eth_call(balanceOf)`
 per second, and snapshot + transfer + revert cycles per second (evm_snapshot / evm_revert on ours, eth-tester's
-take_snapshot / revert_to_snapshot), then the ratio ours / eth-tester for each.
+take_snapshot / revert_to_snapshot); and the wall time of one small realistic test module (testing_module.py: an
+ERC-20 deployed once, 50 isolated tests of transfers, approvals and reverts) run by pytest on each; then the ratio
+ours / eth-tester for each (for the module: eth-tester's time / ours, so above 1 is faster here too).
 
     .venv/bin/python -m benchmarks.testing [-n TRANSFERS] [-r REPEATS]     # table, then one JSON line
 """
@@ -18,6 +20,7 @@ from dataclasses import asdict, dataclass
 from statistics import median
 
 from benchmarks.isolate import fresh
+from benchmarks.testing_module import module_wall_time
 
 TOKEN_SUPPLY = 10**24
 BACKENDS = ("smartchain", "eth_tester")
@@ -107,13 +110,17 @@ def run(transfers: int = DEFAULT_TRANSFERS, repeats: int = 1) -> dict:
     for _ in range(repeats):
         for backend in BACKENDS:
             print(f"testing: {backend}", file=sys.stderr, flush=True)
-            samples[backend].append(asdict(fresh(measure, backend, transfers, transfers * 2, transfers // 2 or 1)))
+            sample = asdict(fresh(measure, backend, transfers, transfers * 2, transfers // 2 or 1))
+            print(f"testing: {backend}, the 50-test module", file=sys.stderr, flush=True)
+            sample["module_s"] = module_wall_time(backend)
+            samples[backend].append(sample)
     result: dict = {"transfers": transfers, "repeats": repeats}
     for backend in BACKENDS:
         result[backend] = {k: median(s[k] for s in samples[backend]) for k in
-                           ("transfers_per_s", "calls_per_s", "snapshot_cycles_per_s", "setup_s")}
+                           ("transfers_per_s", "calls_per_s", "snapshot_cycles_per_s", "module_s", "setup_s")}
     result["ratios"] = {k: result["smartchain"][k] / result["eth_tester"][k]
                         for k in ("transfers_per_s", "calls_per_s", "snapshot_cycles_per_s")}
+    result["ratios"]["module_s"] = result["eth_tester"]["module_s"] / result["smartchain"]["module_s"]
     result["samples"] = samples
     return result
 
@@ -124,6 +131,8 @@ def table(result: dict) -> str:
                        ("snapshot_cycles_per_s", "snapshot+transfer+revert/s")):
         rows.append((label, f"{result['smartchain'][key]:.1f}", f"{result['eth_tester'][key]:.1f}",
                      f"{result['ratios'][key]:.2f}x"))
+    rows.append(("50-test module, wall s", f"{result['smartchain']['module_s']:.2f}",
+                 f"{result['eth_tester']['module_s']:.2f}", f"{result['ratios']['module_s']:.2f}x"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
 
