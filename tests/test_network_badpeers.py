@@ -128,3 +128,16 @@ def test_sync_peer_with_a_forged_header_is_dropped_before_any_body_is_asked(net)
     assert "invalid header #3" in net_b.dropped[0][1] and "is not the coinbase" in net_b.dropped[0][1]
     assert "GetBlockBodies" not in asked and net_b.peers.is_banned("tester")
     keeps_working(source, b, net_b, loop, stack)
+
+
+def test_announcements_never_delivered_hold_up_no_other_peer(net):
+    source, b, net_b, clock, loop, stack = net
+    silent = scripted_peer(net_b, b.chain, td=0, name="silent")   # announces, never answers
+    fakes = tuple((bytes([i]) * 32, 1) for i in range(1, 13))
+    loop.run(silent.send(NewBlockHashes(fakes)))
+    wait_for(lambda: len(net_b.blocks._fetching) == 8, 5, "the silent peer's fetches (8 at most) to start")
+    honest = scripted_peer(net_b, b.chain, td=0, name="honest")
+    block = source.chain.block_by_number(1)
+    loop.run(honest.send(NewBlock(block, source.chain.chaindb.get_score(block.hash))))
+    wait_for(lambda: b.chain.head.hash == block.hash, 5, "the honest peer's block")
+    assert len(net_b.blocks._fetching) == 8   # still waiting on the silent peer: it held up nothing

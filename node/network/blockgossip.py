@@ -5,15 +5,18 @@ total difficulty) to floor(sqrt(n)) of the peers not known to have it and as a h
 a peer that sent or announced a block is known to have it, so a block never goes back where it came from. Blocks
 sync imports are not propagated (geth's downloader does not either).
 
-In: a NewBlock is checked against its header (transaction root, uncles, withdrawals) and queued; an announced hash
-we lack is queued and fetched (header, then body) from its announcer. The queue is worked off one block at a time:
-a block whose parent we lack first has its missing ancestors synced from the same peer; then it goes through the
-node's import path. A block the chain refuses gets its sender dropped and banned for a while.
+In: a NewBlock is queued for import; an announced hash we lack is fetched (header, then body, checked against each
+other) from its announcer, up to 8 at a time per peer so that a peer announcing blocks it never delivers holds up
+nobody else, and the block queued. The queue is worked off one block at a time: the body is checked against the
+header (transaction root, uncles, withdrawals); a block whose parent we lack first has its missing ancestors synced
+from the same peer; then it goes through the node's import path. A block the chain refuses gets its sender dropped
+and banned for a while.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any, Callable, Coroutine
 
 from eth.abc import BlockAPI
 
@@ -29,16 +32,21 @@ from node.network.sync import Drop, InvalidBlock, Syncer
 
 log = logging.getLogger("smartchain.network.blocks")
 
-BLOCK_QUEUE = 64   # blocks and announcements waiting to be fetched or imported; more are dropped
+BLOCK_QUEUE = 64            # blocks waiting to be imported; more are dropped
+MAX_FETCHES_PER_PEER = 8    # announced blocks fetched from one peer at a time; more announcements are ignored
+MAX_QUEUE_DIST = 32         # geth's fetcher: announcements further ahead of our head are left to sync
 
 
 class BlockGossip:
     def __init__(self, node: Node, types: ChainTypes, peers: PeerSet, importer: Importer, syncer: Syncer,
-                 drop: Drop) -> None:
+                 drop: Drop, spawn: Callable[[Coroutine], Any]) -> None:
         self.node, self.types, self.peers, self.importer, self.syncer = node, types, peers, importer, syncer
         self._drop = drop
-        self.queue: asyncio.Queue[tuple[PeerState, bytes, BlockAPI | None]] = asyncio.Queue(BLOCK_QUEUE)
+        self._spawn = spawn
+        self.queue: asyncio.Queue[tuple[PeerState, BlockAPI]] = asyncio.Queue(BLOCK_QUEUE)
         self._queued = KnownSet(BLOCK_QUEUE * 4)
+        self._fetching: set[bytes] = set()              # announced hashes being fetched (at most peers x 8)
+        self._peer_fetches: dict[PeerState, int] = {}
         self.sent_whole = 0
         self.sent_hashes = 0
 
@@ -63,46 +71,68 @@ class BlockGossip:
         state.known_blocks.add(block.hash)
         # the sender's head is at least this block's parent (it may relay before importing, as BSC does)
         state.set_head(block.hash, message.total_difficulty)
-        self._enqueue(state, block.hash, block)
+        self._enqueue(state, block)
 
     def on_block_hashes(self, state: PeerState, message: NewBlockHashes) -> None:
-        for block_hash, _ in message.entries:
+        """Fetch what we lack, a few at a time per peer (geth's fetcher); announcements far ahead of our head are
+        left to sync, as geth's maxQueueDist does."""
+        head = self.node.chain.head.block_number
+        for block_hash, number in message.entries:
             state.known_blocks.add(block_hash)
-            self._enqueue(state, block_hash, None)
+            if number > head + MAX_QUEUE_DIST or block_hash in self._fetching:
+                continue
+            if self._peer_fetches.get(state, 0) >= MAX_FETCHES_PER_PEER:
+                log.debug("too many fetches from %s: 0x%s not fetched", state.id[:16], block_hash.hex()[:16])
+                continue
+            if self.node.chain.header_by_hash(block_hash) is None:
+                self._fetching.add(block_hash)
+                self._peer_fetches[state] = self._peer_fetches.get(state, 0) + 1
+                self._spawn(self._fetch_and_queue(state, block_hash))
 
-    def _enqueue(self, state: PeerState, block_hash: bytes, block: BlockAPI | None) -> None:
-        if block_hash in self._queued or self.node.chain.header_by_hash(block_hash) is not None:
+    async def _fetch_and_queue(self, state: PeerState, block_hash: bytes) -> None:
+        try:
+            block = await self._fetch(state, block_hash)
+            if block is not None:
+                self._enqueue(state, block)
+        except PeerLied as exc:
+            await self._drop(state, exc)
+        except (PeerDisconnected, RequestTimeout) as exc:
+            log.debug("fetching 0x%s from %s: %s", block_hash.hex()[:16], state.id[:16], exc)
+        finally:
+            self._fetching.discard(block_hash)
+            left = self._peer_fetches.pop(state, 1) - 1
+            if left:
+                self._peer_fetches[state] = left
+
+    def _enqueue(self, state: PeerState, block: BlockAPI) -> None:
+        if block.hash in self._queued or self.node.chain.header_by_hash(block.hash) is not None:
             return
         try:
-            self.queue.put_nowait((state, block_hash, block))
+            self.queue.put_nowait((state, block))
         except asyncio.QueueFull:
-            log.debug("block queue full: dropped 0x%s from %s", block_hash.hex()[:16], state.id[:16])
+            log.debug("block queue full: dropped 0x%s from %s", block.hash.hex()[:16], state.id[:16])
             return
-        self._queued.add(block_hash)
+        self._queued.add(block.hash)
 
     async def run(self) -> None:
+        """Import queued blocks one at a time, in arrival order."""
         while True:
-            state, block_hash, block = await self.queue.get()
-            self._queued.discard(block_hash)
+            state, block = await self.queue.get()
+            self._queued.discard(block.hash)
             try:
-                await self._handle(state, block_hash, block)
+                await self._import(state, block)
             except PeerLied as exc:
                 await self._drop(state, exc)
             except (PeerDisconnected, RequestTimeout) as exc:
-                log.debug("block 0x%s from %s: %s", block_hash.hex()[:16], state.id[:16], exc)
+                log.debug("block #%d from %s: %s", block.number, state.id[:16], exc)
             except Exception:
-                log.exception("block 0x%s from %s failed", block_hash.hex()[:16], state.id[:16])
+                log.exception("block #%d from %s failed", block.number, state.id[:16])
 
-    async def _handle(self, state: PeerState, block_hash: bytes, block: BlockAPI | None) -> None:
+    async def _import(self, state: PeerState, block: BlockAPI) -> None:
         chain = self.node.chain
-        if chain.header_by_hash(block_hash) is not None:
+        if chain.header_by_hash(block.hash) is not None:
             return
-        if block is None:
-            block = await self._fetch(state, block_hash)
-            if block is None:
-                return
-        else:
-            check_block(block)
+        check_block(block)
         if chain.header_by_hash(block.header.parent_hash) is None:
             if not await self.syncer.sync_to(state, block.header.parent_hash):
                 return

@@ -84,7 +84,7 @@ class NetworkService:
         # requests are answered off the loop too (a thousand bodies take a while to read); one per peer at a time
         self._readers = ThreadPoolExecutor(max_workers=SERVE_THREADS, thread_name_prefix="p2p-serve")
         self.syncer = Syncer(node, self.types, self.peers, self.importer, self.drop, sync_interval)
-        self.blocks = BlockGossip(node, self.types, self.peers, self.importer, self.syncer, self.drop)
+        self.blocks = BlockGossip(node, self.types, self.peers, self.importer, self.syncer, self.drop, self.spawn)
         self.txs = TxGossip(node, self.peers, self.drop, accepting=lambda: self.syncer.progress is None)
         self.dialer = StaticDialer(self._connect_static, lambda key: key in self.peers.peers, self.peers.is_banned)
         self.server: RlpxServer | None = None
