@@ -108,3 +108,22 @@ def test_load_fixture_runs_again_from_another_state(node):
     node.dev.revert(snap)
     node.mine(2)                               # not the state the fixture first ran on
     assert cache.load(fixture) == 2 and node.chain.head.block_number == 3
+
+
+def test_a_frame_also_restores_mining_mode_impersonation_and_the_pool(node):
+    isolation = Isolation()
+    isolation.attach(node)
+    producer = node.producer
+    before = (producer.automine, producer.interval_ms)
+    frame = isolation.push("test")
+    node.dev.set_automine(True)   # no production loop here: nothing is mined, the mode just changes
+    assert (producer.automine, producer.interval_ms) != before
+    node.dev.impersonate(WHALE)
+    node.dev.auto_impersonate = True
+    node.send_raw_transaction(sign(A[3], 0, A[4].address, 1))    # left pending
+    node.send_raw_transaction(sign(A[3], 5, A[4].address, 1))    # a nonce gap: queued
+    assert node.pool.status() == (1, 1)
+    isolation.pop(frame)
+    assert (producer.automine, producer.interval_ms) == before
+    assert not node.dev.is_impersonated(WHALE)
+    assert node.pool.status() == (0, 0)

@@ -2,7 +2,8 @@
 
 `Isolation` keeps a stack of frames, one per open pytest scope (session, package, module, class, test). A frame
 takes an `evm_snapshot` when it opens and reverts to it when it closes, so what a module-scoped fixture made stays
-for that module's tests and what a test changed is gone for the next. Frames opened before the chain exists take
+for that module's tests and what a test changed is gone for the next. What evm_revert leaves alone is put back too
+(`DevState`): the mining mode, impersonations, and transactions still in the pool that the scope sent. Frames opened before the chain exists take
 their snapshots when it starts (the chain they would have seen is the fresh one): opening a frame never starts a
 chain. Snapshot ids nest as DevTools hands them out: reverting to a frame's id also drops every inner one.
 
@@ -24,10 +25,42 @@ if TYPE_CHECKING:   # imported lazily: the pytest plugin loads this module in ev
 log = logging.getLogger("smartchain.testing")
 
 
+@dataclass(frozen=True)
+class DevState:
+    """What a frame restores besides the snapshot: the mining mode, impersonations, the pool's transactions."""
+
+    automine: bool
+    interval_ms: int | None
+    impersonated: frozenset[bytes]
+    auto_impersonate: bool
+    pooled: frozenset[bytes]
+
+    @classmethod
+    def of(cls, node: Node) -> "DevState":
+        producer = node.producer
+        return cls(producer.automine, producer.interval_ms, frozenset(node.dev.impersonated),
+                   node.dev.auto_impersonate, frozenset(_pooled(node)))
+
+    def restore(self, node: Node) -> None:
+        for tx_hash in _pooled(node) - self.pooled:
+            node.pool.remove(tx_hash)
+        node.dev.impersonated = set(self.impersonated)
+        node.dev.auto_impersonate = self.auto_impersonate
+        producer = node.producer
+        if (producer.automine, producer.interval_ms) != (self.automine, self.interval_ms):
+            producer.set_mode(self.automine, self.interval_ms)
+
+
+def _pooled(node: Node) -> set[bytes]:
+    pending, queued = node.pool.content()
+    return {tx.hash for by_nonce in (*pending.values(), *queued.values()) for tx in by_nonce.values()}
+
+
 @dataclass
 class Frame:
     scope: str
     snapshot: int | None = None
+    dev: DevState | None = None
 
 
 class Isolation:
@@ -41,15 +74,17 @@ class Isolation:
         """The chain has started: every open frame snapshots it now."""
         self.node = node
         for frame in self.frames:
-            frame.snapshot = node.dev.snapshot()
+            frame.snapshot, frame.dev = node.dev.snapshot(), DevState.of(node)
 
     def detach(self) -> None:
         self.node = None
         for frame in self.frames:
-            frame.snapshot = None
+            frame.snapshot, frame.dev = None, None
 
     def push(self, scope: str) -> Frame:
-        frame = Frame(scope, None if self.node is None else self.node.dev.snapshot())
+        frame = Frame(scope)
+        if self.node is not None:
+            frame.snapshot, frame.dev = self.node.dev.snapshot(), DevState.of(self.node)
         self.frames.append(frame)
         return frame
 
@@ -58,10 +93,15 @@ class Isolation:
         if frame not in self.frames:
             return
         del self.frames[self.frames.index(frame):]
-        if self.node is not None and frame.snapshot is not None:
-            if not self.node.dev.revert(frame.snapshot):
-                raise IsolationError(f"snapshot {frame.snapshot} of the {frame.scope} scope is gone: something "
-                                     "reverted past it (evm_revert to an older id inside a test?)")
+        node = self.node
+        if node is None or frame.snapshot is None:
+            return
+        with node.producer.lock:   # nothing is sealed between the revert and the pool's clean-up
+            reverted = node.dev.revert(frame.snapshot)
+            frame.dev.restore(node)
+        if not reverted:
+            raise IsolationError(f"snapshot {frame.snapshot} of the {frame.scope} scope is gone: something "
+                                 "reverted past it (evm_revert to an older id inside a test?)")
 
 
 class IsolationError(Exception):
