@@ -56,7 +56,8 @@ def test_under_xdist_each_worker_has_its_own_chain(tmp_path):
     """Two copies of the vault module and the devnet one on two workers (by file: their tests build on each other
     in order); each copy starts from a fresh chain, so they pass only if the workers do not share one."""
     (tmp_path / "p").mkdir()
-    folder = project(tmp_path / "p", test_vault_a="sample_vault.py", test_vault_b="sample_vault.py", test_devnet="sample_devnet.py")
+    folder = project(tmp_path / "p", test_vault_a="sample_vault.py", test_vault_b="sample_vault.py",
+                     test_devnet="sample_devnet.py")
     reports = tmp_path / "reports"
     reports.mkdir()
     code, output, counts = run_pytest(folder, "-n", "2", "--dist", "loadfile", "-q",

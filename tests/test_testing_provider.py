@@ -129,7 +129,8 @@ def test_eth_namespace_answers_match(twins):
     transfer = hx(calldata("transfer(address,uint256)", ALICE.address, 300))
     sent = twins.call("eth_sendRawTransaction", hx(sign(OWNER, 1, bytes.fromhex(token[2:]),
                                                         data=bytes.fromhex(transfer[2:]), gas=100_000)))["result"]
-    twins.call("eth_sendRawTransaction", hx(sign(OWNER, 1, bytes.fromhex(token[2:]), gas=100_000)))  # same nonce, same price: underpriced
+    # the same nonce at the same price: underpriced
+    twins.call("eth_sendRawTransaction", hx(sign(OWNER, 1, bytes.fromhex(token[2:]), gas=100_000)))
     twins.read("eth_getTransactionByHash", sent)
     twins.read("eth_getTransactionCount", hx(OWNER.address), "pending")
     twins.read("txpool_status")

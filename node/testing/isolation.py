@@ -3,9 +3,10 @@
 `Isolation` keeps a stack of frames, one per open pytest scope (session, package, module, class, test). A frame
 takes an `evm_snapshot` when it opens and reverts to it when it closes, so what a module-scoped fixture made stays
 for that module's tests and what a test changed is gone for the next. What evm_revert leaves alone is put back too
-(`DevState`): the mining mode, impersonations, and transactions still in the pool that the scope sent. Frames opened before the chain exists take
-their snapshots when it starts (the chain they would have seen is the fresh one): opening a frame never starts a
-chain. Snapshot ids nest as DevTools hands them out: reverting to a frame's id also drops every inner one.
+(`DevState`): the mining mode, impersonations, and transactions still in the pool that the scope sent. Frames opened
+before the chain exists take their snapshots when it starts (the chain they would have seen is the fresh one):
+opening a frame never starts a chain. Snapshot ids nest as DevTools hands them out: reverting to a frame's id also
+drops every inner one.
 
 `FixtureCache.load(fn)` runs `fn` once, then on later calls from the same starting state brings back the blocks it
 made (kept in the db after a revert) instead of running it again: each block is persisted anew with its receipts,
