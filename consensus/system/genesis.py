@@ -118,7 +118,8 @@ def _init_stake_hub(env: Env, params: SystemParams) -> None:
                         ("downtimeJailTime", params.downtime_jail_time),
                         ("felonyJailTime", params.felony_jail_time),
                         ("maxFelonyBetweenBreatheBlock", params.max_felony_between_breathe_block),
-                        ("BREATHE_BLOCK_INTERVAL", params.breathe_block_interval)):
+                        ("BREATHE_BLOCK_INTERVAL", params.breathe_block_interval),
+                        ("checkVoteAddressProof", params.check_vote_address_proof)):
         s.set("param", name, value)
 
 
@@ -139,6 +140,7 @@ def _init_slash_indicator(env: Env, params: SystemParams) -> None:
     s.set("felonyThreshold", params.felony_threshold)
     s.set("felonySlashScope", params.felony_slash_scope)
     s.set("felonySlashRewardRatio", params.felony_slash_reward_ratio)
+    s.set("enableMaliciousVoteSlash", params.enable_malicious_vote_slash)
 
 
 def genesis_alloc_json(validators: Sequence[GenesisValidator | bytes], params: SystemParams = SystemParams(),

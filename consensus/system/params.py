@@ -41,6 +41,11 @@ class SystemParams:
     turn_length: int = 1
     # stake of each genesis validator (BSC's node-deploy registers validators with 20001 BNB)
     genesis_stake: int = 20_001 * ETHER
+    # SlashIndicator.enableMaliciousVoteSlash: finality-violation evidence slashes (true in BSC's dev genesis)
+    enable_malicious_vote_slash: int = 1
+    # Not a BSC switch (BSC always checks): StakeHub verifies the BLS proof of a vote address through 0x66 when 1.
+    # 0 keeps the length-only check until every caller (tests/stakingabi.py, the Devnet) sends real proofs.
+    check_vote_address_proof: int = 0
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -60,6 +65,8 @@ class SystemParams:
             raise ValueError(f"turnLength: want 1..64, have {self.turn_length}")
         if self.breathe_block_interval < 1:
             raise ValueError("breatheBlockInterval: want at least 1 second")
+        if self.enable_malicious_vote_slash > 1 or self.check_vote_address_proof > 1:
+            raise ValueError("enableMaliciousVoteSlash/checkVoteAddressProof: want 0 or 1")
         if self.felony_slash_reward_ratio > 100 or self.redelegate_fee_rate > 100:
             raise ValueError("felonySlashRewardRatio/redelegateFeeRate: want at most 100")
 
@@ -95,6 +102,8 @@ GENESIS_KEYS = {
     "num_of_cabinets": "numOfCabinets",
     "turn_length": "turnLength",
     "genesis_stake": "genesisStake",
+    "enable_malicious_vote_slash": "enableMaliciousVoteSlash",
+    "check_vote_address_proof": "checkVoteAddressProof",
 }
 
 

@@ -1,4 +1,5 @@
-"""The py-evm binding: one precompile-style handler per system contract address, for the computation class.
+"""The py-evm binding: one precompile-style handler per system contract address, for the computation class, and
+BSC's BLS precompile 0x66 (blsverify.py).
 
 py-evm calls `handler(computation)` for a message to a precompile address (before any code would run), after it
 moved msg.value to the address. A handler answers through computation.output, charges gas through the
@@ -13,7 +14,7 @@ from eth.abc import ComputationAPI
 from eth.exceptions import Revert
 
 from consensus.system import (
-    credit, slashindicator, stakehub, stakehub_system, stakehub_views, systemreward, validatorset,
+    blsverify, credit, slashindicator, stakehub, stakehub_system, stakehub_views, systemreward, validatorset,
 )
 from consensus.system.abi import Contract
 from consensus.system.runtime import ContractRevert, Env
@@ -53,3 +54,4 @@ SYSTEM_PRECOMPILES = {
         (stakehub.CONTRACT, _call_stake_hub),
     )
 }
+SYSTEM_PRECOMPILES[blsverify.BLS_SIGNATURE_VERIFY] = blsverify.precompile

@@ -7,6 +7,10 @@ felonyThreshold/4 at each breathe block (`clean`). `submitDoubleSignEvidence` ch
 precompile 0x68 does (same number and parent, different seals and seal hashes, one signer), then StakeHub's
 double-sign slash; BSC answers a bad evidence with an empty revert, so does this. The same evidence is refused a
 second time even after the jail term (BSC relies on the evidence expiring first).
+`submitFinalityViolationEvidence` takes two votes signed by one BLS key that break the voting rules (same target,
+or one span inside the other), checks them in BSC's order and words (0x66 for both signatures), rewards the
+submitter and removes the validator from the set when the key is a current validator's, then StakeHub slashes and
+jails it (maliciousVoteSlash). BSC also accepts keys of the previous vote-key set; only the current set is kept here.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from eth.vm.forks.prague.blocks import PragueBackwardsHeader
 from eth_utils import ValidationError, keccak
 
 from consensus.header import EXTRA_SEAL, recover_signer, seal_hash
-from consensus.system import stakehub, stakehub_system, systemreward, validatorset
+from consensus.system import blsverify, stakehub, stakehub_system, systemreward, validatorset
 from consensus.system.abi import Contract, as_address
 from consensus.system.addresses import SLASH_INDICATOR
 from consensus.system.runtime import ContractRevert, Env, Event, Storage, custom_error, revert_string
@@ -178,7 +182,7 @@ for _name in ("misdemeanorThreshold", "felonyThreshold", "felonySlashScope", "fe
               "previousHeight"):
     CONTRACT.getter(_name, "uint256", lambda env, name=_name: store(env).get(name))
 CONTRACT.getter("alreadyInit", "bool", lambda env: store(env).get("alreadyInit") == 1)
-CONTRACT.getter("enableMaliciousVoteSlash", "bool", lambda env: False)
+CONTRACT.getter("enableMaliciousVoteSlash", "bool", lambda env: store(env).get("enableMaliciousVoteSlash") == 1)
 CONTRACT.getter("MISDEMEANOR_THRESHOLD", "uint256", lambda env: MISDEMEANOR_THRESHOLD)
 CONTRACT.getter("FELONY_THRESHOLD", "uint256", lambda env: FELONY_THRESHOLD)
 CONTRACT.getter("DECREASE_RATE", "uint256", lambda env: DECREASE_RATE)
@@ -202,6 +206,45 @@ def _only_validator_contract(env: Env, *args: object) -> None:
 _VOTE = "(uint256,bytes32,uint256,bytes32,bytes)"
 
 
+Vote = tuple[int, bytes, int, bytes, bytes]  # (srcNum, srcHash, tarNum, tarHash, sig)
+
+
 @CONTRACT.method("submitFinalityViolationEvidence", (f"({_VOTE},{_VOTE},bytes)",))
-def _finality_evidence(env: Env, evidence: object) -> None:
-    raise revert_string("malicious vote slash not enabled")   # no fast-finality votes on this chain yet
+def submit_finality_violation_evidence(env: Env, evidence: tuple[Vote, Vote, bytes]) -> None:
+    s = _require_init(env)
+    vote_a, vote_b, vote_address = evidence
+    if s.get("enableMaliciousVoteSlash") != 1:
+        raise revert_string("malicious vote slash not enabled")
+    (src_a, src_hash_a, tar_a, tar_hash_a, _), (src_b, src_hash_b, tar_b, tar_hash_b, _) = vote_a, vote_b
+    scope = s.get("felonySlashScope")
+    if not (tar_a + scope > env.block_number and tar_b + scope > env.block_number):
+        raise revert_string("target block too old")
+    if src_hash_a == src_hash_b and tar_hash_a == tar_hash_b:
+        raise revert_string("two identical votes")
+    if not (src_a < tar_a and src_b < tar_b):
+        raise revert_string("srcNum bigger than tarNum")
+    if not ((src_a < src_b and tar_b < tar_a) or (src_b < src_a and tar_a < tar_b) or tar_a == tar_b):
+        raise revert_string("no violation of vote rules")
+    living = validatorset.current_set(env)
+    if all(vote != vote_address for _, vote in living):
+        raise revert_string("voteAddr is not found")
+    if not (_vote_signed(env, vote_a, vote_address) and _vote_signed(env, vote_b, vote_address)):
+        raise revert_string("verify signature failed")
+    for validator, vote in living:
+        if vote == vote_address:
+            reward = env.balance(systemreward.SYSTEM_REWARD) * s.get("felonySlashRewardRatio") // 100
+            systemreward.claim_rewards(env, env.sender, reward)
+            validatorset.felony(env, validator)
+            break
+    stakehub_system.malicious_vote_slash(env, vote_address)
+
+
+def _vote_signed(env: Env, vote: Vote, vote_address: bytes) -> bool:
+    # SlashIndicator._verifyBLSSignature: 0x66 over keccak256(RLP([srcNum, srcHash, tarNum, tarHash]))
+    src, src_hash, tar, tar_hash, signature = vote
+    data = keccak(rlp.encode([src, src_hash, tar, tar_hash])) + signature + vote_address
+    env.charge(blsverify.required_gas(data), "blsSignatureVerify precompile")
+    try:
+        return blsverify.check(data)
+    except blsverify.BlsInputError as exc:
+        raise ContractRevert(b"", f"blsSignatureVerify reverted: {exc}") from None   # BSC: revert(0, 0)

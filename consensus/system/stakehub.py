@@ -1,8 +1,8 @@
 """StakeHub (0x…2002): validators, delegation, unbonding, redelegation and slashing, as gc/contracts/StakeHub.sol.
 
 Same function names, argument order, custom errors and events as BSC's, so calls written for BSC work. What differs:
-the BLS proof of the vote address is length-checked and stored but not verified (BSC checks it with precompile
-0x66); there is no pausing, blacklist, agent, GovToken vote delegation (the `delegateVotePower` flag is accepted
+the BLS proof of a vote address is verified through precompile 0x66 as BSC's _checkVoteAddress does only when
+genesis sets `checkVoteAddressProof` (else only its length is checked); there is no pausing, blacklist, agent, GovToken vote delegation (the `delegateVotePower` flag is accepted
 and ignored) or node-ID registry; claimed BNB is credited to the delegator's balance without running its code
 (BSC calls it with 5000 gas, so a contract whose receive() reverts fails with TransferFailed there and is paid here).
 Views live in stakehub_views.py, the functions other system contracts call in stakehub_system.py, share
@@ -13,7 +13,7 @@ from __future__ import annotations
 from eth._utils.address import generate_contract_address
 from eth_utils import keccak
 
-from consensus.system import credit, validatorset
+from consensus.system import blsverify, credit, validatorset
 from consensus.system.abi import Contract, as_address
 from consensus.system.addresses import DEAD_ADDRESS, STAKE_HUB
 from consensus.system.runtime import ContractRevert, Env, Event, Storage, custom_error
@@ -93,9 +93,20 @@ def _check_moniker(moniker: str) -> bool:
             and all(c.isalnum() for c in moniker[1:]))
 
 
-def _check_vote_address(vote_address: bytes, bls_proof: bytes) -> bool:
-    # BSC also verifies the proof of possession over keccak256(operator ‖ voteAddress ‖ chainid); not done here
-    return len(vote_address) == BLS_PUBKEY_LENGTH and len(bls_proof) == BLS_SIG_LENGTH
+def _check_vote_address(env: Env, s: Storage, op: bytes, vote_address: bytes, bls_proof: bytes) -> bool:
+    # BSC's _checkVoteAddress: staticcall 0x66 with keccak256(operator | voteAddress | chainid) | proof | key; a
+    # proof that does not verify answers False (InvalidVoteAddress), input 0x66 reverts on reverts with no data
+    if len(vote_address) != BLS_PUBKEY_LENGTH or len(bls_proof) != BLS_SIG_LENGTH:
+        return False
+    if not param(s, "checkVoteAddressProof"):
+        return True
+    message = keccak(op + vote_address + env.chain_id.to_bytes(32, "big"))
+    data = message + bls_proof + vote_address
+    env.charge(blsverify.required_gas(data), "blsSignatureVerify precompile")
+    try:
+        return blsverify.check(data)
+    except blsverify.BlsInputError as exc:
+        raise ContractRevert(b"", f"blsSignatureVerify reverted: {exc}") from None
 
 
 def add_validator(env: Env, s: Storage, op: bytes, consensus: bytes, vote_address: bytes,
@@ -164,7 +175,7 @@ def create_validator(env: Env, consensus: str, vote_address: bytes, bls_proof: b
         raise custom_error("InvalidCommission()")
     if not _check_moniker(description[0]):
         raise custom_error("InvalidMoniker()")
-    if not _check_vote_address(vote_address, bls_proof):
+    if not _check_vote_address(env, s, op, vote_address, bls_proof):
         raise custom_error("InvalidVoteAddress()")
     add_validator(env, s, op, consensus_address, vote_address, commission, description, env.value)
     delegation = env.value - credit.LOCK_AMOUNT
@@ -216,7 +227,7 @@ def edit_description(env: Env, description: tuple[str, str, str, str]) -> None:
 def edit_vote_address(env: Env, new_vote: bytes, bls_proof: bytes) -> None:
     s, op = hub(env), env.sender
     require_validator(s, op)
-    if not _check_vote_address(new_vote, bls_proof):
+    if not _check_vote_address(env, s, op, new_vote, bls_proof):
         raise custom_error("InvalidVoteAddress()")
     if s.get("voteToOperator", new_vote):
         raise custom_error("DuplicateVoteAddress()")

@@ -11,7 +11,7 @@ from consensus.system import credit
 from consensus.system.addresses import SLASH_INDICATOR, STAKE_HUB, SYSTEM_REWARD, VALIDATOR_SET
 from consensus.system.runtime import Env, Storage, custom_error
 from consensus.system.stakehub import (
-    CONTRACT, SLASH_DOUBLE_SIGN, SLASH_DOWNTIME, RewardDistributed, RewardDistributeFailed, ValidatorSlashed, exists,
+    CONTRACT, SLASH_DOUBLE_SIGN, SLASH_DOWNTIME, SLASH_MALICIOUS_VOTE, RewardDistributed, RewardDistributeFailed, ValidatorSlashed, exists,
     is_jailed, jail, operator_of, param, require_validator, store,
 )
 
@@ -67,6 +67,28 @@ def double_sign_slash(env: Env, consensus: bytes) -> None:
     taken = _slash(env, s, op, param(s, "felonySlashAmount"))
     jail(env, s, op, until)
     env.emit(STAKE_HUB, ValidatorSlashed, op, until, taken, SLASH_DOUBLE_SIGN)
+
+
+def malicious_vote_slash(env: Env, vote_address: bytes) -> None:
+    """Felony for a finality violation by `vote_address`'s validator: the double-sign rules, keyed by vote key."""
+    s = store(env)
+    op = s.get_address("voteToOperator", vote_address)
+    require_validator(s, op)
+    index = env.timestamp // param(s, "BREATHE_BLOCK_INTERVAL")
+    if s.get("felonyMap", index) >= param(s, "maxFelonyBetweenBreatheBlock"):
+        raise custom_error("NoMoreFelonyAllowed()")
+    s.add("felonyMap", index, 1)
+    expiration = s.get("voteExpiration", vote_address)
+    if expiration and expiration + param(s, "BREATHE_BLOCK_INTERVAL") < env.timestamp:
+        raise custom_error("VoteAddressExpired()")
+    record = keccak(op + bytes([SLASH_MALICIOUS_VOTE]))   # abi.encodePacked(operator, SlashType.MaliciousVote)
+    if s.get("felonyRecords", record) > env.timestamp:
+        raise custom_error("AlreadySlashed()")
+    until = env.timestamp + param(s, "felonyJailTime")
+    s.set("felonyRecords", record, until)
+    taken = _slash(env, s, op, param(s, "felonySlashAmount"))
+    jail(env, s, op, until)
+    env.emit(STAKE_HUB, ValidatorSlashed, op, until, taken, SLASH_MALICIOUS_VOTE)
 
 
 def _only_system(contract: bytes):
