@@ -26,9 +26,7 @@ from dataclasses import replace
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from node.chain.chain import Chain
-from node.chain.db import LmdbDB
-from node.chain.genesis import ChainConfig, load_genesis
+from node.chain.readonly import ReadNode
 from node.txpool.validation import decode, recover_sender
 from rpc import link
 from rpc.httplog import HTTP_LOG
@@ -44,14 +42,6 @@ log = logging.getLogger("smartchain.rpc")
 LOCAL = INLINE | {"eth_getTransactionReceipt"}
 SEND_RAW = bind("eth_sendRawTransaction", NODE_METHODS["eth_sendRawTransaction"])
 NODE_LINK = web.AppKey("link", object)
-
-
-class ReadNode:
-    """What the LOCAL handlers read of a node: its chain (the data dir, read only) and its chain config."""
-
-    def __init__(self, chain: Chain, chain_config: ChainConfig):
-        self.chain = chain
-        self.chain_config = chain_config
 
 
 class NodeLink:
@@ -247,9 +237,8 @@ async def serve(listener: socket.socket, link_sock: socket.socket) -> int:
         go = await node_link.go
     except ConnectionError:
         return 1
-    chain_config = load_genesis(go["genesis"])
-    db = LmdbDB(go["db"], readonly=True)
-    app = create_front_app(ReadNode(Chain(db, chain_config), chain_config), node_link, go["origins"])
+    read_node = ReadNode.open(go["db"], go["genesis"])
+    app = create_front_app(read_node, node_link, go["origins"])
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, logger=HTTP_LOG)
     await runner.setup()
     await web.SockSite(runner, listener).start()
@@ -263,7 +252,7 @@ async def serve(listener: socket.socket, link_sock: socket.socket) -> int:
     await runner.cleanup()
     reading.cancel()
     writer.close()
-    db.close()
+    read_node.close()
     return 0
 
 

@@ -1,18 +1,12 @@
 """eth_getProof (EIP-1186) and eth_getStorageValues: account and storage reads with their Merkle proofs.
 
-Proofs are the trie nodes from the state root down to the key (keccak of the address or slot), RLP-encoded, as geth
-answers; an absent key gets the nodes that prove its absence. Storage keys are read leniently, as geth's
-decodeStorageKey does (0x optional, odd lengths padded, at most 32 bytes).
+The proofs come from the chain (node/chain/proofs.py); this module reads the parameters and answers geth's JSON.
+Storage keys are read leniently, as geth's decodeStorageKey does (0x optional, odd lengths padded, at most 32
+bytes).
 """
 from __future__ import annotations
 
 from typing import Any, NewType
-
-import rlp
-from eth.constants import BLANK_ROOT_HASH
-from eth.rlp.accounts import Account
-from eth_utils import keccak
-from trie import HexaryTrie
 
 from rpc import encode
 from rpc.blocks import state_header
@@ -52,39 +46,25 @@ def decode_storage_key(text: str) -> tuple[bytes, int]:
     return raw.rjust(32, b"\0"), len(raw)
 
 
-def _proof(trie: HexaryTrie, key: bytes) -> list[str]:
-    return [encode.data(rlp.encode(node)) for node in trie.get_proof(keccak(key))]
-
-
 def get_proof(node, address: Address, keys: StorageKeys, block: BlockRef = LATEST) -> dict:
     if len(keys) > MAX_PROOF_KEYS:
         raise InvalidParams(f"too many storage keys requested (max {MAX_PROOF_KEYS}, got {len(keys)})")
     decoded = [decode_storage_key(k) for k in keys]
-    header = state_header(node, block)
-    db = node.chain.db
-    accounts = HexaryTrie(db, header.state_root)
-    raw = accounts.get(keccak(address))
-    account = rlp.decode(raw, sedes=Account) if raw else None
-    storage_root = account.storage_root if account else b"\0" * 32
-    storage = HexaryTrie(db, storage_root) if account and storage_root != BLANK_ROOT_HASH else None
+    proof = node.chain.proof(state_header(node, block), address, [key for key, _ in decoded])
     storage_proof = []
-    for key, length in decoded:
+    for (key, length), slot in zip(decoded, proof.storage):
         # geth: a key given as 32 bytes comes back as written, a shorter one as a quantity
         shown = encode.data(key) if length == 32 else encode.quantity(int.from_bytes(key, "big"))
-        if storage is None:
-            storage_proof.append({"key": shown, "value": "0x0", "proof": []})
-            continue
-        value = storage.get(keccak(key))
-        storage_proof.append({"key": shown, "value": encode.quantity(rlp.decode(value, sedes=rlp.sedes.big_endian_int)
-                                                                     if value else 0),
-                              "proof": _proof(storage, key)})
+        storage_proof.append({"key": shown, "value": encode.quantity(slot.value),
+                              "proof": [encode.data(n) for n in slot.proof]})
+    account = proof.account
     return {
         "address": encode.address(address),
-        "accountProof": _proof(accounts, address),
+        "accountProof": [encode.data(n) for n in proof.proof],
         "balance": encode.quantity(account.balance if account else 0),
         "codeHash": encode.data(account.code_hash if account else b"\0" * 32),
         "nonce": encode.quantity(account.nonce if account else 0),
-        "storageHash": encode.data(storage_root),
+        "storageHash": encode.data(proof.storage_root),
         "storageProof": storage_proof,
     }
 

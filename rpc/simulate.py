@@ -17,14 +17,11 @@ import time
 import rlp
 from eth.abc import BlockHeaderAPI, ComputationAPI
 from eth._utils.spoof import SpoofAttributes
-from eth.db.atomic import AtomicDB
-from eth.db.batch import BatchDB
-from eth.db.chain import ChainDB
-from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague.transactions import Authorization as PyEvmAuthorization
 from eth_utils import ValidationError
 
 from node.chain import blobgas
+from node.execution.overlay import Overlay
 from node.execution.deadline import deadline_after, go_duration
 from node.execution.tracers.evm import TraceRun, TraceTimeout
 from rpc import encode
@@ -54,10 +51,9 @@ class Simulator:
         self.base = base
         self.opts = opts
         self.validate = opts.validation
-        self.db = AtomicDB(BatchDB(chain.db))   # every write stays in memory
-        self.chaindb = ChainDB(self.db)
+        self.overlay = Overlay(chain)   # every write stays in memory
         self.budget = GAS_CAP
-        self.merged = chain.schedule.is_merged(base) or chain.py.child_is_merged(base)
+        self.merged = self.overlay.child_is_merged(base)
 
     # geth's sanitizeChain: numbers and times in order, gaps filled with empty blocks
     def sanitize(self, blocks: list[SimBlock]) -> list[SimBlock]:
@@ -125,9 +121,7 @@ class Simulator:
         computation_class = state_class.computation_class.configure(_precompiles=precompiles)
         state_class = type(f"Sim{state_class.__name__}", (SimState, state_class), {})
         state_class = state_class.configure(computation_class=computation_class)
-        configured = vm_class.configure(__name__=vm_class.__name__, _state_class=state_class)
-        return configured(header=header, chaindb=self.chaindb, chain_context=ChainContext(self.chain.config.chain_id),
-                          consensus_context=self.chain.py.consensus_context)
+        return self.overlay.vm(header, vm_class.configure(__name__=vm_class.__name__, _state_class=state_class))
 
     def process(self, block: SimBlock, parent: BlockHeaderAPI) -> tuple[BlockHeaderAPI, dict]:
         o = block.overrides
@@ -169,7 +163,7 @@ class Simulator:
         filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), header, txs, receipts,
                                                            withdrawals=withdrawals)
         final = vm.finalize_block(vm.block_postprocessing(filled)).block
-        self.db[final.hash] = rlp.encode(final.header)   # py-evm keys headers by hash: BLOCKHASH finds it
+        self.overlay.chaindb.db[final.hash] = rlp.encode(final.header)   # headers by hash: BLOCKHASH finds it
         result = encode.block(final, self.opts.full_transactions, None, senders)
         for call in calls:
             for log in call["logs"]:

@@ -12,12 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NewType
 
-from eth.db.atomic import AtomicDB
-from eth.db.batch import BatchDB
-from eth.db.chain import ChainDB
-from eth.vm.chain_context import ChainContext
 from eth_utils import ValidationError
 
+from node.execution.overlay import Overlay
 from node.execution.deadline import DeadlineExceeded, deadline_after, with_deadline
 from node.execution.calls import CallRefused, check_call
 from node.chain.transactions import effective_price
@@ -92,7 +89,8 @@ def _build(node, parent_hash: bytes, attributes: Attributes, transactions: list[
     parent = chain.head
     if parent.hash != parent_hash:
         raise ServerError("parentHash is not current head")
-    vm_class = chain.py.vm_class_for_child(parent, attributes.timestamp)
+    overlay = Overlay(chain)   # nothing reaches the store
+    vm_class = overlay.child_vm_class(parent, attributes.timestamp)
     header = vm_class.create_header_from_parent(
         parent, timestamp=attributes.timestamp, coinbase=attributes.fee_recipient, mix_hash=attributes.prev_randao,
         extra_data=extra_data or b"", gas_limit=calc_gas_limit(parent.gas_limit), nonce=b"\0" * 8)
@@ -102,9 +100,7 @@ def _build(node, parent_hash: bytes, attributes: Attributes, transactions: list[
     if hasattr(header, "parent_beacon_block_root"):
         changes["parent_beacon_block_root"] = attributes.beacon_root or b"\0" * 32
     header = header.copy(**changes)
-    chaindb = ChainDB(AtomicDB(BatchDB(chain.db)))   # nothing reaches the store
-    vm = vm_class(header=header, chaindb=chaindb, chain_context=ChainContext(chain.config.chain_id),
-                  consensus_context=chain.py.consensus_context)
+    vm = overlay.vm(header, vm_class)
     vm.state.computation_class = with_deadline(vm.state.computation_class, deadline)
     vm.block_preprocessing(vm.get_block())
     header = vm.get_header()

@@ -41,6 +41,7 @@ from node.chain.forks import ForkSchedule
 from node.chain.genesis import ChainConfig, config_hash
 from node.chain.store import INDEX_VERSION, Store
 from node.chain.triebuild import list_values
+from node.chain.proofs import AccountProof, prove
 from node.chain.transactions import recover_senders
 
 log = logging.getLogger("smartchain.chain")
@@ -252,6 +253,10 @@ class Chain:
         state = self.vm_at(header).state
         self._read_state = (key, state)
         return state
+
+    def proof(self, header: BlockHeaderAPI, address: bytes, slots: Sequence[bytes]) -> AccountProof:
+        """EIP-1186: `address`'s account and storage `slots` after `header`, with their Merkle proofs."""
+        return prove(self.db, header.state_root, address, slots)
 
     def is_canonical(self, header: BlockHeaderAPI) -> bool:
         canonical = self.header_by_number(header.block_number)

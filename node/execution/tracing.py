@@ -27,11 +27,9 @@ from typing import Any
 
 from eth._utils.address import generate_contract_address
 from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI, VirtualMachineAPI
-from eth.db.atomic import AtomicDB
-from eth.db.batch import BatchDB
-from eth.vm.chain_context import ChainContext
 from eth_utils import ValidationError
 
+from node.execution.overlay import overlay_vm
 from node.execution.deadline import DeadlineExceeded, deadline_after, with_deadline
 from node.execution.calls import (CALL_GAS_CAP, CallParams, CallRefused, ExecutionError, call_gas, call_transaction,
                             check_call, validation_message)
@@ -164,14 +162,6 @@ def make_tracer(config: TraceConfig) -> Tracer:
 
 # -- execution ----------------------------------------------------------------------------------------------------
 
-def _overlay_vm(chain, header: BlockHeaderAPI) -> VirtualMachineAPI:
-    """A VM at `header` whose reads go to the chain's database and whose writes stay in memory."""
-    db = AtomicDB(BatchDB(chain.db))
-    py = chain.py
-    return py.get_vm_class(header)(header=header, chaindb=py.get_chaindb_class()(db),
-                                   chain_context=ChainContext(py.chain_id), consensus_context=py.consensus_context)
-
-
 def _state_before(chain, block: BlockAPI, index: int,
                   deadline: float | None = None) -> tuple[VirtualMachineAPI, bytes, int]:
     """geth's StateAtTransaction: a VM with the block's context and the state before transaction `index`, with
@@ -181,7 +171,7 @@ def _state_before(chain, block: BlockAPI, index: int,
     if index >= len(block.transactions) and (index or block.transactions):
         raise TraceError(f"transaction index {index} out of range for block 0x{block.hash.hex()}")
     parent = chain.header_by_hash(block.header.parent_hash)
-    vm = _overlay_vm(chain, block.header.copy(state_root=parent.state_root, gas_used=0))
+    vm = overlay_vm(chain, block.header.copy(state_root=parent.state_root, gas_used=0))
     if deadline is not None:
         vm.state.computation_class = with_deadline(vm.state.computation_class, deadline)
     vm.block_preprocessing(block)
@@ -275,7 +265,7 @@ def trace_call(chain, header: BlockHeaderAPI, params: CallParams, config: Any = 
     if config.tx_index is not None:
         vm, state_root, logs = _state_before(chain, chain.block_by_header(header), config.tx_index, deadline)
     else:
-        vm, state_root, logs = _overlay_vm(chain, header), header.state_root, 0
+        vm, state_root, logs = overlay_vm(chain, header), header.state_root, 0
     tx = call_transaction(vm, params, call_gas(params, header, gas_cap))
     try:
         check_call(vm, tx)
