@@ -323,8 +323,9 @@ class PosaEngine:
         else:   # the static genesis set: no recents
             in_turn = rules.in_turn_validator(self.params.validators, header.block_number, self.params.turn_length)
             recently = False
+        weights = self.finality.reward_weights(header) if self.finality is not None else []
         system.finalize_block(state, header, in_turn=in_turn, signed_recently=recently,
-                              is_epoch=header.block_number % self.params.epoch == 0)
+                              is_epoch=header.block_number % self.params.epoch == 0, finality_weights=weights)
 
 
 def _describe(addresses: Sequence[bytes]) -> str:

@@ -4,7 +4,8 @@ attestation a sealer puts into its header, and the pool's admission rule for a v
 Everything is read from snapshots (SnapshotStore) and headers by hash; the votes come from a callable the node
 passes in (`VoteSource`, e.g. VotePool.fetch). Rules chosen, as BSC today (Fermi, BEP-590): an attestation may
 target the parent, grandparent or great-grandparent, and every such attestation moves the snapshot; checks are
-strict from block 1 (BSC only logs bad attestations before Plato). Not done: BEP-648's early finality (a pool
+strict from block 1 (BSC only logs bad attestations before Plato). Finality rewards: every 200th block the
+attestations of the previous 200 headers weigh who voted (reward_weights, BSC's distributeFinalityReward). Not done: BEP-648's early finality (a pool
 quorum for the head) and Maxwell's deletion of recents at or below the finalized block.
 """
 from __future__ import annotations
@@ -31,6 +32,8 @@ from consensus.votes import VoteData, VoteEnvelope
 VoteSource = Callable[[bytes, int], Sequence[VoteEnvelope]]  # (target hash, source number) -> votes held
 HeaderLookup = Callable[[bytes], BlockHeaderAPI | None]
 FIRST_ATTESTED_BLOCK = 3  # BSC's assembleVoteAttestation starts at block 3
+FINALITY_REWARD_INTERVAL = 200  # BSC's finalityRewardInterval, whatever the epoch length
+ADDITIONAL_VOTES_REWARD_RATIO = 100  # BSC's collectAdditionalVotesRewardRatio (percent)
 ANCESTOR_DEPTH = attestation.ANCESTOR_DEPTH_FERMI
 
 
@@ -125,6 +128,39 @@ class FastFinality:
                 continue
             return rules.encode_attestation(made)
         return b""
+
+    # -- finality rewards ----------------------------------------------------------------------------------------------
+    def reward_weights(self, header: BlockHeaderAPI) -> list[tuple[bytes, int]]:
+        """(validator, weight) ascending by address for a block whose number is a multiple of 200, else [].
+
+        Over headers n-1 down to n-200 (not below 1): each attestation gives 1 to each voter (bits < N of the set
+        at target - 1) and its sealer the votes above quorum; one with more bits than validators is skipped.
+        """
+        number = header.block_number
+        if number == 0 or number % FINALITY_REWARD_INTERVAL:
+            return []
+        weights: dict[bytes, int] = {}
+        cursor = header
+        for _ in range(min(FINALITY_REWARD_INTERVAL, number - 1)):
+            cursor = self._parent(cursor)
+            found = self.attestation_of(cursor)
+            if found is None:
+                continue
+            target = self._header_by_hash(found.target_hash)
+            if target is None:  # BSC logs and goes on
+                continue
+            voters = self.voters(target)
+            if found.vote_address_set.bit_count() > len(voters):
+                continue
+            count = 0
+            for i, voter in enumerate(voters):
+                if found.vote_address_set >> i & 1:
+                    weights[voter.address] = weights.get(voter.address, 0) + 1
+                    count += 1
+            extra = (count - attestation.quorum(len(voters))) * ADDITIONAL_VOTES_REWARD_RATIO // 100
+            if extra > 0:
+                weights[cursor.coinbase] = weights.get(cursor.coinbase, 0) + extra
+        return sorted(weights.items())
 
     # -- the vote pool -----------------------------------------------------------------------------------------------
     def admit(self, vote: VoteEnvelope) -> None:

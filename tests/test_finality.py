@@ -328,3 +328,19 @@ def test_genesis_extra_round_trips_in_both_layouts():
     assert genesis_validators(genesis_extra(pairs, turn_length=4)) == genesis_validators(luban)
     classic = bytes(32) + b"".join(v.address for v in vals) + bytes(65)
     assert genesis_validators(classic) == tuple(ValidatorInfo(v.address) for v in vals)
+
+
+# --- finality reward weights (every 200th block) ---
+
+
+def test_reward_weights_count_each_voter_once_per_attestation_and_the_sealer_for_votes_above_quorum():
+    net = FinalityNet(epoch=50)
+    net.run(200)
+    weights = dict(net.verifier.finality.reward_weights(net.head))
+    attested = range(3, 200)  # blocks 199 down to 1 are looked at; attestations start at block 3
+    expected = {v.address: len(attested) for v in net.validators}  # all four voted every time
+    for number in attested:
+        expected[net.at(number).coinbase] += 4 - attestation.quorum(4)
+    assert weights == expected
+    assert [a for a, _ in net.verifier.finality.reward_weights(net.head)] == sorted(expected)
+    assert net.verifier.finality.reward_weights(net.at(199)) == []

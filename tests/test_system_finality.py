@@ -229,3 +229,32 @@ def test_old_evidence_and_the_switch():
 def test_vote_message_is_bscs_rlp_hash():
     data = DOUBLE[0]
     assert data.hash() == keccak(rlp.encode([90, h("s90"), 95, h("t95")]))
+
+
+# --- finality rewards (ValidatorSet.distributeFinalityReward at the engine's 200th blocks) ---
+
+
+def _reward_block(sb, weights):
+    from consensus.system import finalize_block
+    sb.engine.block_end = lambda state, hdr: finalize_block(state, hdr, in_turn=hdr.coinbase,
+                                                             finality_weights=weights)
+    header = sb.next_header()
+    vm = sb._vm(header)
+    sb.header = vm.finalize_block(vm.get_block()).block.header
+    return sb.engine.last_block_end
+
+
+@pytest.mark.parametrize("reward_balance, claimed", [(103 * ETHER, 3 * ETHER), (120 * ETHER, 5 * ETHER),
+                                                      (100 * ETHER, 0)])
+def test_finality_reward_pays_system_rewards_balance_above_100_bnb_by_weight(reward_balance, claimed):
+    sb = Sandbox(PARAMS, validators=VALIDATORS[:4])
+    assert sb.send(USERS[0].address, SYSTEM_REWARD, value=reward_balance).ok
+    outsider = USERS[9].address
+    weights = [(VALIDATORS[0], 3), (VALIDATORS[1], 1), (outsider, 4)]
+    incoming = [sb.view(VALIDATOR_SET, "getIncoming(address)", v, returns=("uint256",))[0] for v in VALIDATORS[:2]]
+    end = _reward_block(sb, weights)
+    assert end.finality_reward == claimed
+    assert sb.balance(SYSTEM_REWARD) == reward_balance - claimed
+    after = [sb.view(VALIDATOR_SET, "getIncoming(address)", v, returns=("uint256",))[0] for v in VALIDATORS[:2]]
+    assert [a - b for a, b in zip(after, incoming)] == [claimed * 3 // 8, claimed * 1 // 8]
+    assert sb.view(VALIDATOR_SET, "getIncoming(address)", outsider, returns=("uint256",))[0] == 0

@@ -3,6 +3,8 @@
 1. A block sealed out of turn counts a miss for the in-turn validator, unless it signed recently (SlashIndicator).
 2. The block's fees, collected at 0xffff…fffe during execution, are deposited: SystemReward's and the burn's
    shares, the rest the sealer's incoming (ValidatorSet).
+2b. Every 200th block, SystemReward's balance above 100 BNB (at most 5 BNB) goes to the voters of the last 200
+   attestations by their weights (ValidatorSet.distributeFinalityReward; the engine computes the weights).
 3. At a breathe block (the first whose timestamp / breatheBlockInterval differs from the last one's), every
    incoming is paid into its validator's pool (commission to the operator, the rest raising the share price),
    leftover dust goes to SystemReward and the missed-block counters decay.
@@ -13,6 +15,7 @@ in-turn validator, whether it signed recently, whether the block is an epoch blo
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eth.abc import BlockHeaderAPI, StateAPI
@@ -33,6 +36,7 @@ class BlockEnd:
     missed: bytes | None = None       # the in-turn validator counted a miss
     breathe: bool = False
     epoch: bool = False
+    finality_reward: int = 0          # claimed from SystemReward for voters
 
 
 def is_installed(state: StateAPI) -> bool:
@@ -41,8 +45,9 @@ def is_installed(state: StateAPI) -> bool:
 
 
 def finalize_block(state: StateAPI, header: BlockHeaderAPI, *, in_turn: bytes, signed_recently: bool = False,
-                   is_epoch: bool = False) -> BlockEnd:
-    """Apply the block-end rules to `state` (the block's post-transaction state) for `header`."""
+                   is_epoch: bool = False, finality_weights: Sequence[tuple[bytes, int]] = ()) -> BlockEnd:
+    """Apply the block-end rules to `state` (the block's post-transaction state) for `header`;
+    `finality_weights` are the voters' weights on a finality-reward block (empty elsewhere)."""
     env = Env(state)
     if not validatorset.is_initialised(env):
         return BlockEnd()
@@ -55,13 +60,14 @@ def finalize_block(state: StateAPI, header: BlockHeaderAPI, *, in_turn: bytes, s
     to_system_reward = burned = 0
     if fees:
         to_system_reward, burned = validatorset.deposit(env, header.coinbase, SYSTEM_ADDRESS, fees)
+    finality_reward = validatorset.distribute_finality_reward(env, finality_weights) if finality_weights else 0
     breathe = _is_breathe_block(env)
     if breathe:
         _breathe(env)
     if is_epoch:
         parsed = parse_extra(header.extra_data, epoch_block=True)
         validatorset.set_current(env, [(v.address, v.vote_address) for v in parsed.validators])
-    return BlockEnd(fees, to_system_reward, burned, missed, breathe, is_epoch)
+    return BlockEnd(fees, to_system_reward, burned, missed, breathe, is_epoch, finality_reward)
 
 
 def _is_breathe_block(env: Env) -> bool:

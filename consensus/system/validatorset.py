@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from consensus.system import systemreward
 from consensus.system.abi import Contract, as_address
 from consensus.system.addresses import DEAD_ADDRESS, SLASH_INDICATOR, STAKE_HUB, SYSTEM_REWARD, VALIDATOR_SET
 from consensus.system.runtime import Env, Event, Storage, revert_string
 
 FEE_RATIO_SCALE = 10_000
 INIT_NUM_OF_CABINETS = 21
+MAX_SYSTEM_REWARD_BALANCE = 100 * 10**18  # BSC: finality rewards come only from SystemReward's balance above this
 
 ValidatorDeposit = Event("validatorDeposit", ("address", True), ("uint256", False))
 DeprecatedDeposit = Event("deprecatedDeposit", ("address", True), ("uint256", False))
@@ -24,6 +26,8 @@ SystemTransfer = Event("systemTransfer", ("uint256", False))
 FeeBurned = Event("feeBurned", ("uint256", False))
 ValidatorMisdemeanor = Event("validatorMisdemeanor", ("address", True), ("uint256", False))
 ValidatorFelony = Event("validatorFelony", ("address", True), ("uint256", False))
+FinalityRewardDeposit = Event("finalityRewardDeposit", ("address", True), ("uint256", False))
+DeprecatedFinalityRewardDeposit = Event("deprecatedFinalityRewardDeposit", ("address", True), ("uint256", False))
 
 CONTRACT = Contract("BSCValidatorSet", VALIDATOR_SET)
 
@@ -125,6 +129,30 @@ def deposit(env: Env, validator: bytes, source: bytes, value: int) -> tuple[int,
     else:  # BSC keeps it as dust, sent to SystemReward with the next payout
         env.emit(VALIDATOR_SET, DeprecatedDeposit, validator, rest)
     return to_system_reward, burned
+
+
+def distribute_finality_reward(env: Env, weights: Sequence[tuple[bytes, int]]) -> int:
+    """BSC's distributeFinalityReward: claim SystemReward's balance above 100 BNB (at most 5 BNB) and credit it
+    to the validators' incoming by weight; a jailed or former validator's share stays here as dust (an event
+    says so). Returns the amount claimed."""
+    balance = env.balance(SYSTEM_REWARD)
+    if balance <= MAX_SYSTEM_REWARD_BALANCE:
+        return 0
+    total = systemreward.claim_rewards(env, VALIDATOR_SET, balance - MAX_SYSTEM_REWARD_BALANCE)
+    total_weight = sum(w for _, w in weights)
+    if total == 0 or total_weight == 0:
+        return total
+    s = store(env)
+    for validator, weight in weights:
+        value = total * weight // total_weight
+        if is_current(env, validator):
+            # BSC's currentValidatorSet jailed flag is set by felony, which also removes the validator here
+            s.add("totalInComing", value)
+            add_incoming(env, validator, value)
+            env.emit(VALIDATOR_SET, FinalityRewardDeposit, validator, value)
+        else:
+            env.emit(VALIDATOR_SET, DeprecatedFinalityRewardDeposit, validator, value)
+    return total
 
 
 def _share_out(env: Env, offender: bytes, others: Sequence[bytes]) -> int:
