@@ -127,3 +127,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_node_with_another_genesis_is_refused_and_never_counted(tmp_path):
+    with ExitStack() as stack:
+        (tmp_path / "one").mkdir()
+        (tmp_path / "two").mkdir()
+        genesis, keys, clock = write_genesis(tmp_path / "one", 1)
+        other_genesis, other_keys, _ = write_genesis(tmp_path / "two", 2)   # another validator set: another genesis
+        ours, theirs = start_node(stack, genesis, keys[0], clock), start_node(stack, other_genesis, other_keys[0], clock)
+        assert ours.chain.genesis_hash != theirs.chain.genesis_hash
+        net_ours = start_service(stack, ours, listen=LOCAL)
+        net_theirs = start_service(stack, theirs, listen=LOCAL, static_peers=[net_ours.enode])
+        wait_for(lambda: net_theirs.dialer.dials >= 2, 10, "a refusal and a redial")
+        assert net_ours.peer_count == net_theirs.peer_count == 0 and net_ours.peers_info() == []

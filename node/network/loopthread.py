@@ -8,9 +8,19 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import Future
-from typing import Any, Coroutine, TypeVar
+from typing import Any, Coroutine, Iterable, TypeVar
 
 T = TypeVar("T")
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task], patience: float = 0.5) -> None:
+    """Cancel `tasks` and wait until all have ended, cancelling again any still running after `patience` seconds
+    (Python 3.11's asyncio.wait_for can swallow a cancellation that arrives as its inner future completes)."""
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=patience)
 
 
 class LoopThread:
@@ -53,10 +63,7 @@ class LoopThread:
         if self._thread is None:
             return
         async def cancel_all() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await cancel_and_wait([t for t in asyncio.all_tasks() if t is not asyncio.current_task()])
         try:
             self.run(cancel_all(), timeout=10)
         finally:

@@ -24,6 +24,7 @@ from typing import Any, Awaitable, Callable
 
 from node.network.eth.messages import Message, Status
 from node.network.knownset import MAX_KNOWN_BLOCKS, MAX_KNOWN_TXS, KnownSet
+from node.network.loopthread import cancel_and_wait
 from node.network.peer import DisconnectReason, Peer, PeerDisconnected
 
 log = logging.getLogger("smartchain.network.peers")
@@ -209,13 +210,12 @@ class StaticDialer:
     async def close(self) -> None:
         tasks = list(self.targets.values())
         self.targets.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
 
     async def _keep(self, key: str, dial: Dial) -> None:
         delay = self.backoff_min
-        while True:
+        me = asyncio.current_task()
+        while self.targets.get(key) is me:   # removed: stop even if a cancellation was lost on the way
             if not self._connected(key) and not self._banned(key):
                 self.dials += 1
                 try:

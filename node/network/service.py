@@ -28,7 +28,7 @@ from node.network.eth.handshake import handshake, local_fork_filter, local_statu
 from node.network.eth.messages import (NewBlock, NewBlockHashes, NewPooledTransactionHashes, Request, Status,
                                        Transactions, UpgradeStatus)
 from node.network.importer import Importer
-from node.network.loopthread import LoopThread
+from node.network.loopthread import LoopThread, cancel_and_wait
 from node.network.nodeapi import Node
 from node.network.peer import DisconnectReason, Peer, PeerDisconnected
 from node.network.rlpx.p2p import reason_text
@@ -134,10 +134,7 @@ class NetworkService:
             await self.server.close()
         await asyncio.gather(*(s.peer.disconnect(DisconnectReason.QUITTING) for s in self.peers),
                              return_exceptions=True)
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._tasks))
 
     def spawn(self, coro: Any) -> asyncio.Task:
         """A task this service owns (cancelled on stop)."""
