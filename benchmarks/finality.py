@@ -1,0 +1,118 @@
+"""`python -m benchmarks.finality`: the per-block cost of fast finality in a chain of N validators (default 21).
+
+Builds the same header chain twice with consensus-level pieces only (PosaEngine, VotePool, votes, no EVM): once
+without votes (before), once with every validator voting on each head and each sealer attesting a quorum (after).
+Per block it times, in milliseconds (medians): `prepare` (with the attestation assembly), `verify_header` on an
+independent engine with the BLS result cache emptied first (what another node pays for the attestation check),
+signing one vote, and taking the N votes of a block into the pool (N single-key BLS checks: what each node pays when
+every vote reaches it). Prints a table, then one JSON line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+from eth.vm.forks.prague.blocks import PragueBlockHeader
+from eth_keys import keys
+from eth_utils import keccak
+
+from consensus import bls, votes
+from consensus.engine import ParliaParams, PosaEngine
+from consensus.genesis import genesis_extra
+from consensus.header import sign_header
+from consensus.votepool import VotePool
+
+CHAIN_ID = 714
+
+
+class _Validator:
+    def __init__(self, index: int):
+        self.key = keys.PrivateKey(keccak(b"benchmark validator" + index.to_bytes(4, "big")))
+        self.address = self.key.public_key.to_canonical_address()
+        self.vote_secret = votes.vote_key_for(self.key.to_bytes())
+        self.vote_address = bls.public_key(self.vote_secret)
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
+
+
+def run_chain(validators: int, blocks: int, voting: bool) -> dict[str, float]:
+    """Median ms per block of each step, and the chain's blocks per second, with or without votes."""
+    vals = sorted((_Validator(i) for i in range(validators)), key=lambda v: v.address)
+    by_address = {v.address: v for v in vals}
+    genesis = PragueBlockHeader(difficulty=1, block_number=0, gas_limit=40_000_000, timestamp=1_700_000_000,
+                                extra_data=genesis_extra([(v.address, v.vote_address) for v in vals]),
+                                mix_hash=bytes(32), nonce=bytes(8))
+    headers = {genesis.hash: genesis}
+    params = ParliaParams(CHAIN_ID, 1, 200, [v.address for v in vals])
+    producer = PosaEngine(params, headers.get, {})
+    verifier = PosaEngine(params, headers.get, {})
+    pool = VotePool(headers.__contains__, producer.admit_vote)
+    if voting:
+        producer.votes_for = pool.fetch
+    steps: dict[str, list[float]] = {"prepare": [], "verify_header": [], "sign_vote": [], "admit_votes": []}
+    head = genesis
+    started = time.perf_counter()
+    for _ in range(blocks):
+        sealer = producer.in_turn_validator(head)
+        t = time.perf_counter()
+        fields = producer.prepare(head, sealer, producer.next_block_ms(head, sealer))
+        steps["prepare"].append(_ms(t))
+        header = sign_header(PragueBlockHeader(
+            parent_hash=head.hash, block_number=head.block_number + 1, coinbase=fields.coinbase,
+            difficulty=fields.difficulty, timestamp=fields.timestamp, mix_hash=fields.mix_hash,
+            extra_data=fields.extra_data, gas_limit=head.gas_limit, gas_used=0, nonce=bytes(8)),
+            by_address[sealer].key, CHAIN_ID)
+        bls._fast_aggregate_verify.cache_clear()  # the attestation's check as a node that did not assemble it
+        t = time.perf_counter()
+        verifier.verify_header(header, head)
+        steps["verify_header"].append(_ms(t))
+        headers[header.hash] = header
+        head = header
+        if not voting:
+            continue
+        pool.on_new_head(head.block_number)
+        data = verifier.vote_data(head)
+        if data is None:
+            continue
+        signed = []
+        for v in vals:
+            t = time.perf_counter()
+            signed.append(votes.sign_vote(v.vote_secret, data))
+            steps["sign_vote"].append(_ms(t))
+        t = time.perf_counter()
+        for vote in signed:
+            pool.put(vote, head.block_number)
+        steps["admit_votes"].append(_ms(t))
+    total_s = time.perf_counter() - started
+    figures = {name: statistics.median(samples) for name, samples in steps.items() if samples}
+    figures["blocks_per_s"] = blocks / total_s
+    justified, finalized = verifier.justified(head), verifier.finalized(head)
+    figures["justified_lag"] = head.block_number - justified[0]
+    figures["finalized_lag"] = head.block_number - finalized[0]
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.finality", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--validators", type=int, default=21, help="validators (default: %(default)s)")
+    parser.add_argument("-b", "--blocks", type=int, default=40, help="blocks per chain (default: %(default)s)")
+    args = parser.parse_args(argv)
+    before = run_chain(args.validators, args.blocks, voting=False)
+    after = run_chain(args.validators, args.blocks, voting=True)
+    print(f"{args.validators} validators, {args.blocks} blocks{'':14} before      after")
+    for name in ("prepare", "verify_header", "sign_vote", "admit_votes", "blocks_per_s", "justified_lag",
+                 "finalized_lag"):
+        unit = "" if name.endswith(("_s", "_lag")) else " ms"
+        b = f"{before[name]:8.2f}" if name in before else "       -"
+        print(f"{name:36} {b} {after[name]:10.2f}{unit}")
+    print(json.dumps({"finality": {"validators": args.validators, "blocks": args.blocks,
+                                   "before": {k: round(v, 3) for k, v in before.items()},
+                                   "after": {k: round(v, 3) for k, v in after.items()}}}))
+
+
+if __name__ == "__main__":
+    main()
