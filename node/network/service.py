@@ -204,6 +204,8 @@ class NetworkService:
                 message = await peer.receive()
             except PeerDisconnected:
                 return
+            if peer.closed:   # what it sent before we dropped it is not looked at
+                return
             try:
                 await self._dispatch(state, message)
             except PeerDisconnected:
@@ -241,11 +243,13 @@ class NetworkService:
         also refused for a while."""
         if ban is None:
             ban = isinstance(why, PeerLied)
+        if ban:
+            self.peers.ban(state.id)   # also when it is gone already: it must not come straight back
+        if state.peer.closed:
+            return
         log.warning("dropping peer %s: %s", state.id[:16], why)
         self.dropped.append((state.id, str(why)))
         del self.dropped[:-64]
-        if ban:
-            self.peers.ban(state.id)
         await state.peer.disconnect(reason)
 
     # -- RLPx --------------------------------------------------------------------------------------------------------
