@@ -190,6 +190,12 @@ class PosaEngine:
             raise ValueError("votes need a header lookup: attestations are checked against snapshots")
         self.finality.admit(vote)
 
+    def prefer_by_justified(self, current: BlockHeaderAPI, candidate: BlockHeaderAPI) -> bool | None:
+        """BSC's fork choice with fast finality: True when `candidate` has the higher justified block (even on a
+        shorter chain), False when `current` has, None when they tie (then the Parlia rule: total difficulty...)."""
+        mine, theirs = self.justified(current)[0], self.justified(candidate)[0]
+        return None if mine == theirs else theirs > mine
+
     def _verify_attestation(self, header: BlockHeaderAPI, parent: BlockHeaderAPI) -> None:
         if self.finality is not None:
             self.finality.verify(header, parent)

@@ -344,3 +344,26 @@ def test_reward_weights_count_each_voter_once_per_attestation_and_the_sealer_for
     assert weights == expected
     assert [a for a, _ in net.verifier.finality.reward_weights(net.head)] == sorted(expected)
     assert net.verifier.finality.reward_weights(net.at(199)) == []
+
+
+# --- fork choice by justified number ---
+
+
+def test_a_shorter_branch_with_a_higher_justified_block_is_preferred():
+    net = FinalityNet()
+    net.run(5)
+    fork_point = net.head
+    net.run(6, voters=[])  # long branch: no votes, justified stays at block 4
+    long_head = net.head
+    net.head = fork_point
+    net.pool = VotePool(lambda h: h in net.headers, lambda vote: net.producer.admit_vote(vote))
+    net.producer.votes_for = net.pool.fetch
+    for v in net.validators:  # the journals forget the long branch: these validators never saw it
+        v.journal = VoteJournal()
+    net.run(3)  # short branch: votes, justified moves past the fork point
+    short_head = net.head
+    assert short_head.block_number < long_head.block_number
+    assert net.verifier.justified(short_head)[0] > net.verifier.justified(long_head)[0]
+    assert net.verifier.prefer_by_justified(long_head, short_head) is True
+    assert net.verifier.prefer_by_justified(short_head, long_head) is False
+    assert net.verifier.prefer_by_justified(short_head, short_head) is None
