@@ -128,3 +128,23 @@ def test_sqrt_split_and_best_peer():
     whole, hashes = peers.split_lacking(lambda s: b"x" in s.known_blocks)
     assert len(whole) == 3 and len(hashes) == 5 and states[0] not in whole + hashes
     assert peers.best() is states[8]
+
+
+def test_partition_and_heal_through_a_memory_hub(tmp_path):
+    with ExitStack() as stack:
+        genesis, keys, clock = write_genesis(tmp_path, 1)
+        a, b, c = (start_node(stack, genesis, keys[0], clock) for _ in range(3))
+        loop = shared_loop(stack)
+        hub = MemoryHub()
+        net_a, net_b, net_c = (hub.join(start_service(stack, n, loop)) for n in (a, b, c))
+        hub.link(net_b, net_a.id)
+        hub.link(net_c, net_a.id)
+        hub.link(net_c, net_b.id)
+        wait_for(lambda: net_a.peer_count == net_b.peer_count == net_c.peer_count == 2, 10, "the mesh")
+        hub.partition([net_a.id, net_b.id])   # c alone
+        wait_for(lambda: net_c.peer_count == 0 and net_a.peer_count == net_b.peer_count == 1, 5, "the cut")
+        blocks = seal(a, clock, 2)
+        wait_for(lambda: b.chain.head.hash == blocks[-1].hash, 5, "b, on a's side, to follow")
+        assert c.chain.head.block_number == 0 and net_c.peer_count == 0   # c's redials are refused
+        hub.heal()
+        wait_for(lambda: c.chain.head.hash == blocks[-1].hash and net_c.peer_count == 2, 10, "c to rejoin, catch up")

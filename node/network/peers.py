@@ -189,6 +189,7 @@ class StaticDialer:
         self.backoff_min, self.backoff_max = backoff_min, backoff_max
         self.targets: dict[str, asyncio.Task] = {}
         self.dials = 0   # attempts made (tests and logs)
+        self._kick = asyncio.Event()
 
     def add(self, key: str, dial: Dial) -> bool:
         """Keep the node `key` (its peer id) connected, dialling it with `dial`; False if it is already a target."""
@@ -203,6 +204,11 @@ class StaticDialer:
             return False
         task.cancel()
         return True
+
+    def redial_now(self) -> None:
+        """Cut every waiting back-off short and start again from 1 s (the network changed: a partition healed)."""
+        kick, self._kick = self._kick, asyncio.Event()
+        kick.set()
 
     def is_static(self, key: str) -> bool:
         return key in self.targets
@@ -228,5 +234,9 @@ class StaticDialer:
                     if await self._connect(peer):
                         delay = self.backoff_min
             # jitter: two nodes that dial each other after one restart should not keep colliding
-            await asyncio.sleep(delay * random.uniform(0.8, 1.0))
-            delay = min(delay * 2, self.backoff_max)
+            kick = self._kick
+            try:
+                await asyncio.wait_for(kick.wait(), delay * random.uniform(0.8, 1.0))
+                delay = self.backoff_min
+            except asyncio.TimeoutError:
+                delay = min(delay * 2, self.backoff_max)
