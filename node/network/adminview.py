@@ -10,7 +10,6 @@ from typing import Any
 from node.network.eth import protocol as p
 from node.network.eth.handshake import local_status
 from node.network.peer import Peer
-from node.network.rlpx.crypto import public_key
 from node.network.rlpx.establish import CLIENT_ID
 from node.network.rlpx.nodekey import Enode
 
@@ -57,5 +56,5 @@ def node_info(service: Any) -> dict[str, Any]:
             "head": "0x" + status.head.hex()}},
     }
     if service.server is not None:
-        info["enode"] = Enode(public_key(service.node_key), host, port).url
+        info["enode"] = service.enode
     return info

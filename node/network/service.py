@@ -275,9 +275,12 @@ class NetworkService:
     # -- what RPC needs (any thread) -----------------------------------------------------------------------------------
     @property
     def enode(self) -> str | None:
+        """Our enode URL (None without a listener); a wildcard listen address is advertised as 127.0.0.1, the one
+        address sure to reach it (no discovery, no NAT mapping here)."""
         if self.server is None:
             return None
-        return enode_url(self.node_key, self.server.host, self.server.port)
+        host = "127.0.0.1" if self.server.host in ("", "0.0.0.0", "::") else self.server.host
+        return enode_url(self.node_key, host, self.server.port)
 
     @property
     def listening(self) -> bool:
