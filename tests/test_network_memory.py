@@ -4,6 +4,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 from chainkit import sign
+from node.clock import SimClock
 from node.dev.accounts import dev_accounts
 from node.network.eth.messages import NewBlock, NewBlockHashes, NewPooledTransactionHashes
 from node.network.memorylink import link
@@ -104,3 +105,21 @@ def test_node_on_a_lighter_fork_syncs_to_the_heavier_chain(tmp_path):
         wait_for(lambda: c.chain.head.hash == a.chain.head.hash, 15, "c to reorganise onto a's chain")
         assert not c.chain.is_canonical(lone.header) and not net_c.dropped
         assert c.chain.header_by_number(1).hash == a.chain.header_by_number(1).hash
+
+
+def test_block_ahead_of_our_clock_is_retried_not_punished(tmp_path):
+    with ExitStack() as stack:
+        genesis, keys, clock = write_genesis(tmp_path, 1)
+        behind = SimClock(clock.now_ms())   # b's clock stays at genesis time while the sealer's moves on
+        source = start_node(stack, genesis, keys[0], clock)
+        b = start_node(stack, genesis, keys[0], behind)
+        [block] = seal(source, clock)
+        assert block.header.timestamp * 1000 > behind.now_ms()
+        net_b = start_service(stack, b)
+        peer = scripted_peer(net_b, b.chain, td=0)
+        net_b.loop.run(peer.send(NewBlock(block, source.chain.chaindb.get_score(block.hash))))
+        wait_for(lambda: net_b.blocks._future.get(block.hash) == 1, 5, "the refusal for being early")
+        assert b.chain.head.block_number == 0 and not net_b.dropped and not peer.closed
+        behind.set(clock.now_ms())
+        wait_for(lambda: b.chain.head.hash == block.hash, 5, "the retry")
+        assert not net_b.dropped and not peer.closed

@@ -10,7 +10,8 @@ other) from its announcer, up to 8 at a time per peer so that a peer announcing 
 nobody else, and the block queued. The queue is worked off one block at a time: the body is checked against the
 header (transaction root, uncles, withdrawals); a block whose parent we lack first has its missing ancestors synced
 from the same peer; then it goes through the node's import path. A block the chain refuses gets its sender dropped
-and banned for a while.
+and banned for a while, except one refused only for being ahead of our clock: that one is tried again a little
+later (clocks differ between machines).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from node.network.eth.chaintypes import ChainTypes
 from node.network.eth.messages import GetBlockBodies, GetBlockHeaders, NewBlock, NewBlockHashes
 from node.network.importer import Importer
 from node.network.knownset import KnownSet
-from node.network.nodeapi import ChainError, Node, UnknownAncestor
+from node.network.nodeapi import ChainError, Node, UnknownAncestor, is_future_block
 from node.network.peer import PeerDisconnected, RequestTimeout
 from node.network.peers import PeerSet, PeerState
 from node.network.sync import Drop, InvalidBlock, Syncer
@@ -35,6 +36,8 @@ log = logging.getLogger("smartchain.network.blocks")
 BLOCK_QUEUE = 64            # blocks waiting to be imported; more are dropped
 MAX_FETCHES_PER_PEER = 8    # announced blocks fetched from one peer at a time; more announcements are ignored
 MAX_QUEUE_DIST = 32         # geth's fetcher: announcements further ahead of our head are left to sync
+FUTURE_RETRY_DELAY = 1.0    # s: a block ahead of our clock is tried again after this (Parlia's shortest period)
+FUTURE_RETRIES = 5
 
 
 class BlockGossip:
@@ -47,6 +50,7 @@ class BlockGossip:
         self._queued = KnownSet(BLOCK_QUEUE * 4)
         self._fetching: set[bytes] = set()              # announced hashes being fetched (at most peers x 8)
         self._peer_fetches: dict[PeerState, int] = {}
+        self._future: dict[bytes, int] = {}              # block hash -> tries, for blocks ahead of our clock
         self.sent_whole = 0
         self.sent_hashes = 0
 
@@ -142,9 +146,26 @@ class BlockGossip:
             log.debug("block #%d: %s", block.number, exc)
             return
         except ChainError as exc:
+            if is_future_block(exc):   # our clock is behind the sealer's: try again shortly
+                self._retry_later(state, block)
+                return
             raise InvalidBlock(str(exc)) from exc
         # the peer has this block: its total difficulty is at least ours at it (NewBlockHashes carry no TD)
         state.set_head(block.hash, self.node.chain.chaindb.get_score(block.hash))
+
+    def _retry_later(self, state: PeerState, block: BlockAPI) -> None:
+        tries = self._future.get(block.hash, 0)
+        if tries >= FUTURE_RETRIES:
+            log.info("block #%d stays in the future after %d tries: dropped", block.number, tries)
+            return
+        self._future[block.hash] = tries + 1
+        while len(self._future) > BLOCK_QUEUE:
+            self._future.pop(next(iter(self._future)))
+
+        async def later() -> None:
+            await asyncio.sleep(FUTURE_RETRY_DELAY)
+            self._enqueue(state, block)
+        self._spawn(later())
 
     async def _fetch(self, state: PeerState, block_hash: bytes) -> BlockAPI | None:
         """An announced block from its announcer: its header, then its body (None if it no longer has it)."""

@@ -7,8 +7,14 @@ that sync and gossip can tell a peer's lie (an invalid block, an undecodable tra
 """
 from __future__ import annotations
 
+from consensus.errors import FutureBlock
 from node.chain.chain import ChainError, UnknownAncestor
 from node.node import Node
 from node.txpool.errors import DecodeError, TxPoolError
 
-__all__ = ["ChainError", "DecodeError", "Node", "TxPoolError", "UnknownAncestor"]
+__all__ = ["ChainError", "DecodeError", "Node", "TxPoolError", "UnknownAncestor", "is_future_block"]
+
+
+def is_future_block(exc: BaseException) -> bool:
+    """The chain refused a block only because its time is ahead of our clock: not a lie (geth queues such blocks)."""
+    return isinstance(exc, ChainError) and isinstance(exc.__cause__, FutureBlock)

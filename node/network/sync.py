@@ -22,7 +22,7 @@ from node.network.eth.chaintypes import ChainTypes
 from node.network.eth.messages import BlockHeaders, GetBlockBodies, GetBlockHeaders
 from node.network.importer import Importer
 from node.network.knownset import KnownSet
-from node.network.nodeapi import ChainError, Node
+from node.network.nodeapi import ChainError, Node, is_future_block
 from node.network.peer import PeerDisconnected, RequestTimeout
 from node.network.peers import PeerSet, PeerState
 
@@ -190,6 +190,8 @@ class Syncer:
             try:
                 await self.importer.import_block(block)
             except ChainError as exc:
+                if is_future_block(exc):   # the peer's newest blocks are ahead of our clock: the next round
+                    raise _PeerHasLess(str(exc)) from exc
                 raise InvalidBlock(str(exc)) from exc
             if self.progress is not None:
                 self.progress.current = block.number
