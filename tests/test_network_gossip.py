@@ -86,3 +86,15 @@ def _tx_hashes(message) -> tuple:
     if isinstance(message, NewPooledTransactionHashes):
         return message.hashes
     return ()
+
+
+def test_direct_broadcast_sends_every_peer_the_whole_block(tmp_path):
+    with ExitStack() as stack:
+        genesis, keys, clock = write_genesis(tmp_path, 1)
+        node = start_node(stack, genesis, keys[0], clock)
+        service = start_service(stack, node, direct_broadcast=True)
+        peers = [scripted_peer(service, node.chain, td=0, name=f"p{i}") for i in range(4)]
+        heard = watch(service, peers)
+        seal(node, clock)
+        wait_for(lambda: sum(map(len, kinds(heard, (NewBlock, NewBlockHashes)))) == 4, 5, "four messages")
+        assert kinds(heard, (NewBlock, NewBlockHashes)) == [["NewBlock"]] * 4

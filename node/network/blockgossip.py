@@ -1,7 +1,8 @@
 """Block propagation as BSC does it (eth/handler.go BroadcastBlock, eth/fetcher/block_fetcher.go).
 
 Out: each block that joins our canonical chain, sealed here or imported from a peer, goes whole (NewBlock with our
-total difficulty) to floor(sqrt(n)) of the peers not known to have it and as a hash (NewBlockHashes) to the others;
+total difficulty) to floor(sqrt(n)) of the peers not known to have it (all of them with BSC's DirectBroadcast) and
+as a hash (NewBlockHashes) to the others;
 a peer that sent or announced a block is known to have it, so a block never goes back where it came from. Blocks
 sync imports are not propagated (geth's downloader does not either).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from typing import Any, Callable, Coroutine
 
 from eth.abc import BlockAPI
@@ -42,8 +44,10 @@ FUTURE_RETRIES = 5
 
 class BlockGossip:
     def __init__(self, node: Node, types: ChainTypes, peers: PeerSet, importer: Importer, syncer: Syncer,
-                 drop: Drop, spawn: Callable[[Coroutine], Any]) -> None:
+                 drop: Drop, spawn: Callable[[Coroutine], Any], direct_broadcast: bool = False) -> None:
         self.node, self.types, self.peers, self.importer, self.syncer = node, types, peers, importer, syncer
+        # BSC's DirectBroadcast: every block whole to every peer (small networks trade bandwidth for one hop less)
+        self._direct: Callable[[int], int] = (lambda n: n) if direct_broadcast else (lambda n: int(math.sqrt(n)))
         self._drop = drop
         self._spawn = spawn
         self.queue: asyncio.Queue[tuple[PeerState, BlockAPI]] = asyncio.Queue(BLOCK_QUEUE)
@@ -61,7 +65,7 @@ class BlockGossip:
             self.syncer.quiet.discard(block.hash)
             return
         td = self.node.chain.chaindb.get_score(block.hash)
-        whole, hashes = self.peers.split_lacking(lambda s: block.hash in s.known_blocks)
+        whole, hashes = self.peers.split_lacking(lambda s: block.hash in s.known_blocks, direct=self._direct)
         for state in whole:
             state.known_blocks.add(block.hash)
             self.sent_whole += state.send_soon(NewBlock(block, td))

@@ -16,13 +16,14 @@ DEFAULT_P2P_ADDR = "127.0.0.1"
 
 
 def start_network(node: Node, datadir: str | Path, *, addr: str = DEFAULT_P2P_ADDR, port: int = DEFAULT_P2P_PORT,
-                  peers: Iterable[str] = (), max_peers: int = MAX_PEERS) -> NetworkService:
+                  peers: Iterable[str] = (), max_peers: int = MAX_PEERS,
+                  direct_broadcast: bool = False) -> NetworkService:
     """A started NetworkService for `node`; raises NodeKeyError for a bad node key file or enode URL."""
     peers = list(peers)
     for url in peers:
         parse_enode(url)   # a typo fails the start, not a dial much later
     key = load_or_create_nodekey(datadir)
     service = NetworkService(node, node_key=key, listen=(addr, port), max_peers=max_peers,
-                             static_peers=peers).start()
+                             static_peers=peers, direct_broadcast=direct_broadcast).start()
     write_enode_file(datadir, service.enode)
     return service

@@ -69,7 +69,7 @@ class NetworkService:
     def __init__(self, node: Node, *, loop: LoopThread | None = None, node_key: bytes | None = None,
                  listen: tuple[str, int] | None = None, max_peers: int = MAX_PEERS, static_peers: Iterable[str] = (),
                  sync_interval: float = SYNC_INTERVAL, handshake_timeout: float = p.HANDSHAKE_TIMEOUT,
-                 connection_config: ConnectionConfig | None = None) -> None:
+                 connection_config: ConnectionConfig | None = None, direct_broadcast: bool = False) -> None:
         self.node = node
         self.types = ChainTypes.for_chain(node.chain)
         self.node_key = node_key or new_private_key()
@@ -84,7 +84,8 @@ class NetworkService:
         # requests are answered off the loop too (a thousand bodies take a while to read); one per peer at a time
         self._readers = ThreadPoolExecutor(max_workers=SERVE_THREADS, thread_name_prefix="p2p-serve")
         self.syncer = Syncer(node, self.types, self.peers, self.importer, self.drop, sync_interval)
-        self.blocks = BlockGossip(node, self.types, self.peers, self.importer, self.syncer, self.drop, self.spawn)
+        self.blocks = BlockGossip(node, self.types, self.peers, self.importer, self.syncer, self.drop, self.spawn,
+                                  direct_broadcast)
         self.txs = TxGossip(node, self.peers, self.drop, accepting=lambda: self.syncer.progress is None)
         self.dialer = StaticDialer(self._connect_static, lambda key: key in self.peers.peers, self.peers.is_banned)
         self.server: RlpxServer | None = None
