@@ -133,6 +133,8 @@ class Syncer:
                 blocks = await self._bodies(state, headers[start:start + p.MAX_BLOCK_FETCH])
                 await self._import(state, blocks)
             parent = headers[-1]
+        if parent.hash != head.hash:   # its canonical chain moved off the target (a reorg there): not reached
+            raise _PeerHasLess(f"the peer's block #{head.block_number} is no longer 0x{head.hash.hex()}")
 
     async def _one_header(self, state: PeerState, origin: bytes | int) -> BlockHeaderAPI:
         answer: BlockHeaders = await state.peer.request(GetBlockHeaders(0, origin, 1))
