@@ -148,3 +148,29 @@ def test_partition_and_heal_through_a_memory_hub(tmp_path):
         assert c.chain.head.block_number == 0 and net_c.peer_count == 0   # c's redials are refused
         hub.heal()
         wait_for(lambda: c.chain.head.hash == blocks[-1].hash and net_c.peer_count == 2, 10, "c to rejoin, catch up")
+
+
+def test_in_process_network_of_four_validators(tmp_path):
+    from node.network.inprocess import InProcessNetwork
+    with ExitStack() as stack:
+        genesis, keys, clock = write_genesis(tmp_path, 4)
+        nodes = [start_node(stack, genesis, key, clock) for key in keys]
+        net = InProcessNetwork()
+        stack.callback(net.stop)
+        for node in nodes:
+            net.add(node)
+        wait_for(lambda: all(s.peer_count == 3 for s in net.services), 10, "every node with 3 peers")
+        by_address = {n.producer.address: n for n in nodes}
+        for _ in range(6):   # whoever is in turn seals; every node follows
+            head = nodes[0].chain.head
+            sealer = by_address[nodes[0].chain.engine.in_turn_validator(head)]
+            [block] = seal(sealer, clock)
+            wait_for(lambda: all(n.chain.head.hash == block.hash for n in nodes), 10, f"block {block.number}")
+        old = net.services[2]
+        net.restart(2)
+        # the old service's peers were told it quit (no half-open connections left behind), the new one rejoined
+        wait_for(lambda: all(s.peer_count == 3 for s in net.services), 10, "node 2 back with 3 peers")
+        assert old.peer_count == 0
+        head = nodes[0].chain.head
+        [block] = seal(by_address[nodes[0].chain.engine.in_turn_validator(head)], clock)
+        wait_for(lambda: all(n.chain.head.hash == block.hash for n in nodes), 10, "a block after the restart")

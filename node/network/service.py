@@ -130,11 +130,11 @@ class NetworkService:
                 self.loop.stop()
 
     async def _stop(self) -> None:
-        await self.dialer.close()
         if self.server is not None:
             await self.server.close()
         await asyncio.gather(*(s.peer.disconnect(DisconnectReason.QUITTING) for s in self.peers),
                              return_exceptions=True)
+        await self.dialer.close()   # its connections (peers in their handshake too) end disconnected
         await cancel_and_wait(list(self._tasks))
 
     def spawn(self, coro: Any) -> asyncio.Task:
@@ -166,7 +166,15 @@ class NetworkService:
         return await self.run_peer(peer, inbound=False, static=True)
 
     async def run_peer(self, peer: Peer, *, inbound: bool, static: bool = False, info: dict | None = None) -> bool:
-        """One connection from handshake to its end; False if it was refused or failed its handshake."""
+        """One connection from handshake to its end; False if it was refused or failed its handshake. However it
+        ends (also cancelled, when the service stops), the peer is disconnected."""
+        try:
+            return await self._run_peer(peer, inbound, static, info)
+        finally:
+            if not peer.closed:
+                await peer.disconnect(DisconnectReason.QUITTING)
+
+    async def _run_peer(self, peer: Peer, inbound: bool, static: bool, info: dict | None) -> bool:
         chain = self.node.chain
         reason = self.peers.refusal(peer.id, inbound, static)
         if reason is None:
@@ -346,4 +354,6 @@ class NetworkService:
 def _why(peer: Peer) -> str:
     if peer.error is not None:
         return str(peer.error)
+    if not peer.closed:
+        return "service stopping"
     return f"{'we' if peer.disconnected_by_us else 'peer'} disconnected: {reason_text(peer.disconnect_reason)}"
