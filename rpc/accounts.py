@@ -18,12 +18,12 @@ from eth_account.messages import SignableMessage, encode_defunct, encode_typed_d
 from eth_utils import to_checksum_address
 
 from node.dev.devtools import as_impersonated, impersonation_key
-from node.execution.calls import estimate_gas as run_estimate
+from node.execution.calls import ExecutionTimeout, estimate_gas as run_estimate
 from node.chain.transactions import DYNAMIC_FEE_TX, tx_type
 from node.txpool.validation import decode as decode_transaction
 from rpc import encode
 from rpc.errors import ServerError
-from rpc.eth import call_params
+from rpc.eth import RequestTimedOut, call_params
 from rpc.fees import suggested_tip
 from rpc.params import Address, CallArgs, Data, ParamError, loads
 
@@ -140,7 +140,11 @@ def _fill(node, sender: bytes, args: CallArgs) -> dict:
         tx["gas"] = args.gas
     else:
         head = node.chain.head
-        tx["gas"] = run_estimate(node.chain, head, call_params(args, encode.base_fee(head)))
+        try:
+            tx["gas"] = run_estimate(node.chain, head, call_params(args, encode.base_fee(head)),
+                                     timeout=node.config.evm_timeout)
+        except ExecutionTimeout:
+            raise RequestTimedOut() from None
     return tx
 
 

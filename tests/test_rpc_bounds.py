@@ -143,13 +143,17 @@ def _loop_cases(r, looping: str) -> dict[str, tuple[list, int, str]]:
         "debug_traceBlockByNumber": ([receipt["blockNumber"]], -32000, "execution timeout"),
         "debug_traceBlockByHash": ([receipt["blockHash"], {"timeout": "10s"}], -32000, "execution timeout"),
         "testing_buildBlockV1": ([head["hash"], attributes(head), [raw]], -32002, "request timed out"),
+        # dev mode: the gas of a transaction without one is estimated, within the same timeout
+        "eth_sendTransaction": ([LOOPING], -32002, "request timed out"),
+        "eth_signTransaction": ([LOOPING], -32002, "request timed out"),
     }
 
 
 @pytest.mark.parametrize("case", ["eth_call", "eth_call of looping init code", "eth_estimateGas",
                                   "eth_createAccessList", "eth_simulateV1", "debug_traceCall",
                                   "debug_traceCall with callTracer", "debug_traceTransaction",
-                                  "debug_traceBlockByNumber", "debug_traceBlockByHash", "testing_buildBlockV1"])
+                                  "debug_traceBlockByNumber", "debug_traceBlockByHash", "testing_buildBlockV1",
+                                  "eth_sendTransaction", "eth_signTransaction"])
 def test_an_endless_loop_stops_at_the_evm_timeout_with_geth_s_error(bounded, case):
     r, looping = bounded
     params, code, pattern = _loop_cases(r, looping)[case]

@@ -8,10 +8,12 @@ Afterwards the node must still answer reads correctly, mine, and index a token t
 inputs that once crashed the node are checked one by one by the tests at the end.
 """
 import asyncio
+import gzip
 import hashlib
 import inspect
 import json
 import random
+import socket
 import subprocess
 import sys
 import textwrap
@@ -38,6 +40,7 @@ from test_rpc_signing import MAIL
 SEED = 714_2024
 HTTP_CASES = 4000
 WS_CASES = 1200
+TRANSPORT_CASES = 60
 ACCOUNTS = dev_accounts()
 ADDRESSES = ["0x" + a.address.hex() for a in ACCOUNTS[:4]] + ["0x" + "00" * 19 + "04", "0x" + "00" * 20]
 HASH = "0x" + "ab" * 32
@@ -452,6 +455,60 @@ def test_transport_garbage_gets_http_4xx(rpc):
     assert rpc.http(b"{}" * (BODY_LIMIT // 2 + 1)).status == 413
     assert rpc.http(b"{}", method="PUT").status == 405
     assert rpc.http(b"{}", method="DELETE").status == 405
+
+
+def _transport_case(rng: random.Random) -> tuple[bytes, bool]:
+    """A seeded malformed HTTP exchange: (bytes to send, whether to hang up at once). Bodies declared gzip that are
+    not, or inflate past the limit; chunked bodies over the limit or broken; mangled request lines and headers."""
+    kind = rng.randrange(6)
+    body = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    if kind == 0:   # gzip that is not
+        return head + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(body) + body, False
+    if kind == 1:   # gzip that inflates past the limit
+        bomb = gzip.compress(b"[" * (BODY_LIMIT + 1 + rng.randrange(1000)))
+        return head + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(bomb) + bomb, False
+    if kind == 2:   # chunked, broken
+        return head + b"Transfer-Encoding: chunked\r\n\r\n" + body.replace(b"\r\n", b"") + b"\r\n", False
+    if kind == 3:   # a mangled request line or header
+        line = bytearray(head)
+        for _ in range(rng.randrange(1, 4)):
+            line[rng.randrange(len(line))] = rng.randrange(256)
+        return bytes(line) + b"Content-Length: 2\r\n\r\n{}", False
+    if kind == 4:   # a hang-up in the middle of the body
+        return head + b"Content-Length: 1000\r\n\r\n" + body, True
+    big = b"[" + b"1," * (BODY_LIMIT // 2) + b"1]"   # chunked, over the limit
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(big[i:i + 65536]), big[i:i + 65536]) for i in range(0, len(big), 65536))
+    return head + b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n", False
+
+
+def _exchange(port: int, data: bytes, hang_up: bool) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):   # the server refused early and closed: fine
+            pass
+        if hang_up:
+            return b""
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (ConnectionResetError, socket.timeout):
+            pass
+        return b"".join(chunks)
+
+
+def test_malformed_http_gets_a_4xx_or_a_closed_connection_never_a_5xx(rpc):
+    rng = random.Random(SEED)
+    port = int(rpc.url.rstrip("/").rsplit(":", 1)[1])
+    for _ in range(TRANSPORT_CASES):
+        data, hang_up = _transport_case(rng)
+        answer = _exchange(port, data, hang_up)
+        if answer:
+            status = answer.split(b" ", 2)[1] if answer.startswith(b"HTTP/1.") else b"?"
+            assert status in (b"200", b"400", b"413", b"431", b"405", b"404", b"501"), answer[:300]
+    assert rpc.call("eth_chainId") == "0x2ca"
 
 
 def test_node_still_reads_mines_and_indexes_after_the_fuzz(rpc, fuzzed):
