@@ -7,7 +7,8 @@ Rules (../shared/reference/parlia.md section 4, bsc consensus/parlia/snapshot.go
 - an epoch block E (E % epoch == 0) announces the next set; it takes over once block E + (N/2+1)*T - 1 is applied
   (N and T of the old set), and the recents are cleared then (Bohr, BEP-404);
 - fast finality (finality.md section 6): a header's vote attestation moves the justified block to its target, and
-  finalizes its source when the target is the source's child (BSC's updateAttestation, Fermi rules).
+  finalizes its source when the target is the source's child (BSC's updateAttestation, Fermi rules); recents at
+  or below the finalized block are forgotten (Maxwell, BEP-524).
 A Snapshot is an immutable value; `apply` returns a new one. SnapshotStore finds the snapshot after any header by
 walking back to the nearest one in memory, in the key-value db (every `checkpoint_interval` blocks) or genesis.
 """
@@ -176,6 +177,9 @@ class Snapshot:
         parsed = rules.parse_extra(header.extra_data, epoch_block=number % self.epoch_length == 0)
         attestation = rules.decode_attestation(parsed.attestation) if parsed.attestation else None
         finality = attestations.update(self.finality, attestation, number, header.parent_hash, fermi=True)
+        if finality is not None:
+            # Maxwell (BEP-524): a finalized block no longer holds its sealer back
+            recents = tuple((b, s) for b, s in recents if b > finality.finalized[0])
         if number % self.epoch_length == 0:
             pending = (number, EpochSet.of(parsed.validators, parsed.turn_length or self.turn_length))
         epoch_block = number - number % self.epoch_length

@@ -367,3 +367,19 @@ def test_a_shorter_branch_with_a_higher_justified_block_is_preferred():
     assert net.verifier.prefer_by_justified(long_head, short_head) is True
     assert net.verifier.prefer_by_justified(short_head, long_head) is False
     assert net.verifier.prefer_by_justified(short_head, short_head) is None
+
+
+# --- Maxwell: recents at or below the finalized block are forgotten ---
+
+
+def test_recents_keep_only_blocks_above_the_finalized_one():
+    net = FinalityNet(7)  # recents window (7/2+1)*1-1 = 3 blocks, finality two blocks behind the head
+    net.run(10)
+    snap = net.verifier.snapshot(net.head)
+    assert snap.recents_window == 3 and snap.finality.finalized[0] == 8
+    assert [b for b, _ in snap.recents] == [9, 10]  # block 8 is finalized: its sealer may seal block 11
+    assert not snap.signed_recently(net.at(8).coinbase)
+    silent = FinalityNet(7)
+    silent.run(10, voters=[])
+    assert [b for b, _ in silent.verifier.snapshot(silent.head).recents][-3:] == [8, 9, 10]
+    assert silent.verifier.snapshot(silent.head).signed_recently(silent.at(8).coinbase)
