@@ -170,9 +170,10 @@ class PosaEngine:
         (0, zero hash) on an engine without snapshots (nobody votes on such a chain)."""
         return self.finality.justified(header) if self.finality is not None else (0, bytes(32))
 
-    def finalized(self, header: BlockHeaderAPI) -> Block:
-        """(number, hash) of the finalized block at `header` ((0, genesis) before any attestation)."""
-        return self.finality.finalized(header) if self.finality is not None else (0, bytes(32))
+    def finalized(self, header: BlockHeaderAPI, votes_for: VoteSource | None = None) -> Block:
+        """(number, hash) of the finalized block at `header` ((0, genesis) before any attestation); with a vote
+        source, a quorum of votes for `header` finalizes its justified parent at once (BEP-648)."""
+        return self.finality.finalized(header, votes_for) if self.finality is not None else (0, bytes(32))
 
     def vote_data(self, head: BlockHeaderAPI) -> VoteData | None:
         """The vote a validator signs for a new head (None before there is a justified hash to name)."""

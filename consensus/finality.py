@@ -5,8 +5,8 @@ Everything is read from snapshots (SnapshotStore) and headers by hash; the votes
 passes in (`VoteSource`, e.g. VotePool.fetch). Rules chosen, as BSC today (Fermi, BEP-590): an attestation may
 target the parent, grandparent or great-grandparent, and every such attestation moves the snapshot; checks are
 strict from block 1 (BSC only logs bad attestations before Plato). Finality rewards: every 200th block the
-attestations of the previous 200 headers weigh who voted (reward_weights, BSC's distributeFinalityReward). Not done: BEP-648's early finality (a pool
-quorum for the head) and Maxwell's deletion of recents at or below the finalized block.
+attestations of the previous 200 headers weigh who voted (reward_weights, BSC's distributeFinalityReward).
+BEP-648's early finality is `finalized(header, votes_for)`; Maxwell's recents cleanup is in Snapshot.apply.
 """
 from __future__ import annotations
 
@@ -54,9 +54,22 @@ class FastFinality:
         Every vote on `header` and attestation in its child must name it as source."""
         return attestation.justified_at(self.store.get(header).finality, self.store.genesis_hash(header))
 
-    def finalized(self, header: BlockHeaderAPI) -> Block:
-        """(number, hash) of the finalized block at `header`; (0, genesis) before any attestation."""
-        return attestation.finalized_at(self.store.get(header).finality, self.store.genesis_hash(header))
+    def finalized(self, header: BlockHeaderAPI, votes_for: VoteSource | None = None) -> Block:
+        """(number, hash) of the finalized block at `header`; (0, genesis) before any attestation.
+
+        With a vote source (BEP-648, GetFinalizedHeader): when the parent is justified and a quorum of votes for
+        `header` itself names it as source, the parent is finalized already, a block earlier than the snapshot says.
+        """
+        finality = self.store.get(header).finality
+        found = attestation.finalized_at(finality, self.store.genesis_hash(header))
+        if votes_for is None or finality is None or finality.justified[0] != header.block_number - 1:
+            return found
+        voters = self.voters(header)
+        keys = {v.vote_address for v in voters}
+        data = VoteData(*finality.justified, header.block_number, header.hash)
+        held = {v.vote_address for v in votes_for(header.hash, finality.justified[0])
+                if v.data == data and v.vote_address in keys}
+        return finality.justified if len(held) >= attestation.quorum(len(voters)) else found
 
     def voters(self, target: BlockHeaderAPI) -> tuple[ValidatorInfo, ...]:
         """Who may vote for `target`: the set of the snapshot at target - 1, in address order (bit i = i-th)."""

@@ -383,3 +383,17 @@ def test_recents_keep_only_blocks_above_the_finalized_one():
     silent.run(10, voters=[])
     assert [b for b, _ in silent.verifier.snapshot(silent.head).recents][-3:] == [8, 9, 10]
     assert silent.verifier.snapshot(silent.head).signed_recently(silent.at(8).coinbase)
+
+
+# --- BEP-648: a quorum of votes for the head finalizes its justified parent at once ---
+
+
+def test_a_quorum_of_votes_for_the_head_finalizes_the_justified_parent_early(voting):
+    net = voting
+    head = net.head.block_number
+    assert net.verifier.finalized(net.head) == net.block(head - 2)
+    assert net.verifier.finalized(net.head, net.pool.fetch) == net.block(head - 1)  # all four voted on the head
+    two = lambda target_hash, source: net.pool.fetch(target_hash, source)[:2]  # below quorum 3
+    assert net.verifier.finalized(net.head, two) == net.block(head - 2)
+    none = lambda target_hash, source: []
+    assert net.verifier.finalized(net.head, none) == net.block(head - 2)
