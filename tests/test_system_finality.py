@@ -129,8 +129,8 @@ def test_edit_vote_address_checks_the_proof():
 
 # --- finality-violation evidence ---
 
-EVIDENCE = "submitFinalityViolationEvidence(((uint256,bytes32,uint256,bytes32,bytes),(uint256,bytes32,uint256,bytes32," \
-           "bytes),bytes))"
+_VOTE = "(uint256,bytes32,uint256,bytes32,bytes)"
+EVIDENCE = f"submitFinalityViolationEvidence(({_VOTE},{_VOTE},bytes))"
 VOTE_SECRETS = [votes.vote_key_for(k.to_bytes()) for k in VALIDATOR_KEYS[:4]]
 SUBMITTER = USERS[3].address
 

@@ -11,8 +11,8 @@ from consensus.system import credit
 from consensus.system.addresses import SLASH_INDICATOR, STAKE_HUB, SYSTEM_REWARD, VALIDATOR_SET
 from consensus.system.runtime import Env, Storage, custom_error
 from consensus.system.stakehub import (
-    CONTRACT, SLASH_DOUBLE_SIGN, SLASH_DOWNTIME, SLASH_MALICIOUS_VOTE, RewardDistributed, RewardDistributeFailed, ValidatorSlashed, exists,
-    is_jailed, jail, operator_of, param, require_validator, store,
+    CONTRACT, SLASH_DOUBLE_SIGN, SLASH_DOWNTIME, SLASH_MALICIOUS_VOTE, RewardDistributed, RewardDistributeFailed,
+    ValidatorSlashed, exists, is_jailed, jail, operator_of, param, require_validator, store,
 )
 
 
