@@ -50,45 +50,37 @@ def downtime_slash(env: Env, consensus: bytes) -> None:
 def double_sign_slash(env: Env, consensus: bytes) -> None:
     """Felony for double signing: at most maxFelonyBetweenBreatheBlock per interval, once per jail term."""
     s = store(env)
-    op = operator_of(s, consensus)
-    require_validator(s, op)
-    index = env.timestamp // param(s, "BREATHE_BLOCK_INTERVAL")
-    if s.get("felonyMap", index) >= param(s, "maxFelonyBetweenBreatheBlock"):
-        raise custom_error("NoMoreFelonyAllowed()")
-    s.add("felonyMap", index, 1)
-    expiration = s.get("consensusExpiration", consensus)
-    if expiration and expiration + param(s, "BREATHE_BLOCK_INTERVAL") < env.timestamp:
-        raise custom_error("ConsensusAddressExpired()")
-    record = keccak(op + bytes([SLASH_DOUBLE_SIGN]))   # abi.encodePacked(operator, SlashType.DoubleSign)
-    if s.get("felonyRecords", record) > env.timestamp:
-        raise custom_error("AlreadySlashed()")
-    until = env.timestamp + param(s, "felonyJailTime")
-    s.set("felonyRecords", record, until)
-    taken = _slash(env, s, op, param(s, "felonySlashAmount"))
-    jail(env, s, op, until)
-    env.emit(STAKE_HUB, ValidatorSlashed, op, until, taken, SLASH_DOUBLE_SIGN)
+    _felony(env, s, operator_of(s, consensus), ("consensusExpiration", consensus, "ConsensusAddressExpired()"),
+            SLASH_DOUBLE_SIGN)
 
 
 def malicious_vote_slash(env: Env, vote_address: bytes) -> None:
     """Felony for a finality violation by `vote_address`'s validator: the double-sign rules, keyed by vote key."""
     s = store(env)
-    op = s.get_address("voteToOperator", vote_address)
+    _felony(env, s, s.get_address("voteToOperator", vote_address),
+            ("voteExpiration", vote_address, "VoteAddressExpired()"), SLASH_MALICIOUS_VOTE)
+
+
+def _felony(env: Env, s, op: bytes, expiry: tuple[str, bytes, str], kind: int) -> None:
+    """StakeHub's felony path (doubleSignSlash and maliciousVoteSlash share it): the per-interval cap, the key's
+    expiry (`expiry`: the map, the key, the error), once per jail term, then slash felonySlashAmount and jail."""
     require_validator(s, op)
     index = env.timestamp // param(s, "BREATHE_BLOCK_INTERVAL")
     if s.get("felonyMap", index) >= param(s, "maxFelonyBetweenBreatheBlock"):
         raise custom_error("NoMoreFelonyAllowed()")
     s.add("felonyMap", index, 1)
-    expiration = s.get("voteExpiration", vote_address)
+    expiry_map, key, expired = expiry
+    expiration = s.get(expiry_map, key)
     if expiration and expiration + param(s, "BREATHE_BLOCK_INTERVAL") < env.timestamp:
-        raise custom_error("VoteAddressExpired()")
-    record = keccak(op + bytes([SLASH_MALICIOUS_VOTE]))   # abi.encodePacked(operator, SlashType.MaliciousVote)
+        raise custom_error(expired)
+    record = keccak(op + bytes([kind]))   # abi.encodePacked(operator, SlashType)
     if s.get("felonyRecords", record) > env.timestamp:
         raise custom_error("AlreadySlashed()")
     until = env.timestamp + param(s, "felonyJailTime")
     s.set("felonyRecords", record, until)
     taken = _slash(env, s, op, param(s, "felonySlashAmount"))
     jail(env, s, op, until)
-    env.emit(STAKE_HUB, ValidatorSlashed, op, until, taken, SLASH_MALICIOUS_VOTE)
+    env.emit(STAKE_HUB, ValidatorSlashed, op, until, taken, kind)
 
 
 def _only_system(contract: bytes):
