@@ -118,24 +118,51 @@ async def handle_payload(app: web.Application, payload: bytes | str,
     if not isinstance(message, list):
         answer = await answer_call(app, context, message)
         return None if answer is None else dumps(answer)
-    if not message:
-        return dumps(_answer(None, error=InvalidRequest("empty batch")))
-    if len(message) > BATCH_LIMIT:
-        first_id = next((m.get("id") for m in message if isinstance(m, dict) and valid_id(m.get("id"))
-                         and m.get("id") is not None), None)
-        return dumps([_answer(first_id, error=InvalidRequest("batch too large"))])
+    refusal = batch_refusal(message)
+    if refusal is not None:
+        return dumps(refusal)
     answers = [answer for answer in [await answer_call(app, context, m) for m in message] if answer is not None]
     return dumps(answers) if answers else None
 
 
-async def answer_call(app: web.Application, context: Context, message: Any) -> dict | None:
-    """One parsed call's answer; None for a notification (a request without id)."""
+# The envelope rules, shared with every way of answering (this server, the in-process provider of node/testing)
+
+def batch_refusal(batch: list) -> dict | list | None:
+    """geth's answer to an empty or oversized batch; None for a batch to answer call by call."""
+    if not batch:
+        return _answer(None, error=InvalidRequest("empty batch"))
+    if len(batch) > BATCH_LIMIT:
+        first_id = next((m.get("id") for m in batch if isinstance(m, dict) and valid_id(m.get("id"))
+                         and m.get("id") is not None), None)
+        return [_answer(first_id, error=InvalidRequest("batch too large"))]
+    return None
+
+
+def malformed_call(message: Any) -> dict | None:
+    """geth's answer to a message that is not a well-formed call; None for one to run."""
     if not isinstance(message, dict) or not valid_id(message.get("id")):
         return _answer(None, error=InvalidRequest("invalid request"))
-    request_id = message.get("id")
-    name = message.get("method")
-    if message.get("jsonrpc") != "2.0" or not isinstance(name, str):
-        return _answer(request_id, error=InvalidRequest("invalid request"))
+    if message.get("jsonrpc") != "2.0" or not isinstance(message.get("method"), str):
+        return _answer(message.get("id"), error=InvalidRequest("invalid request"))
+    return None
+
+
+def reply(message: dict, result: Any = None, failure: Exception | None = None) -> dict | None:
+    """A well-formed call's answer: its result, or `failure` in geth's words (to_rpc_error logs the unexpected);
+    None for a notification (a call without id)."""
+    if failure is not None:
+        answer = _answer(message.get("id"), error=to_rpc_error(failure))
+    else:
+        answer = _answer(message.get("id"), result)
+    return answer if "id" in message else None
+
+
+async def answer_call(app: web.Application, context: Context, message: Any) -> dict | None:
+    """One parsed call's answer; None for a notification (a request without id)."""
+    refusal = malformed_call(message)
+    if refusal is not None:
+        return refusal
+    name = message["method"]
     log.debug("rpc call %s", name)
     try:
         method = lookup(app[METHODS], name)
@@ -145,11 +172,9 @@ async def answer_call(app: web.Application, context: Context, message: Any) -> d
             lane = app[EXEC_LANE] if method.executes else app[EXECUTOR]
             result = await asyncio.get_running_loop().run_in_executor(
                 lane, _from_arrival, time.monotonic(), method, context, message.get("params"))
-    except Exception as exc:  # every failure becomes an error answer; to_rpc_error logs the unexpected ones
-        answer = _answer(request_id, error=to_rpc_error(exc))
-    else:
-        answer = _answer(request_id, result)
-    return answer if "id" in message else None
+    except Exception as exc:  # every failure becomes an error answer
+        return reply(message, failure=exc)
+    return reply(message, result)
 
 
 def _from_arrival(arrival: float, method, context: Context, params: Any) -> Any:

@@ -13,7 +13,6 @@ import hashlib
 import inspect
 import json
 import random
-import socket
 import subprocess
 import sys
 import textwrap
@@ -36,6 +35,7 @@ from rpc.params import (Address, BlockCount, BlockNumber, BlockRef, CallArgs, Da
 from rpc.registry import PARSERS, Method, methods_for
 from rpc.server import BODY_LIMIT
 from test_rpc_signing import MAIL
+from test_rpc_transport import _raw
 
 SEED = 714_2024
 HTTP_CASES = 4000
@@ -482,29 +482,12 @@ def _transport_case(rng: random.Random) -> tuple[bytes, bool]:
     return head + b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n", False
 
 
-def _exchange(port: int, data: bytes, hang_up: bool) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        try:
-            sock.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):   # the server refused early and closed: fine
-            pass
-        if hang_up:
-            return b""
-        chunks = []
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except (ConnectionResetError, socket.timeout):
-            pass
-        return b"".join(chunks)
-
-
 def test_malformed_http_gets_a_4xx_or_a_closed_connection_never_a_5xx(rpc):
     rng = random.Random(SEED)
     port = int(rpc.url.rstrip("/").rsplit(":", 1)[1])
     for _ in range(TRANSPORT_CASES):
         data, hang_up = _transport_case(rng)
-        answer = _exchange(port, data, hang_up)
+        answer = _raw(port, data, hang_up)
         if answer:
             status = answer.split(b" ", 2)[1] if answer.startswith(b"HTTP/1.") else b"?"
             assert status in (b"200", b"400", b"413", b"431", b"405", b"404", b"501"), answer[:300]

@@ -14,17 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable
 
 from node.execution.deadline import request_clock
-from rpc.errors import InvalidRequest, RpcError, to_rpc_error
 from rpc.registry import Context, lookup
-from rpc.server import (BATCH_LIMIT, EXEC_LANE, EXEC_WORKERS, EXECUTOR, FILTERS, METHODS, WORKERS, answer_call,
-                        create_app, valid_id)
-
-
-def _answer(request_id: Any, result: Any = None, error: RpcError | None = None) -> dict:
-    """The server's answer object (rpc.server builds the same)."""
-    if error is not None:
-        return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
-    return {"jsonrpc": "2.0", "id": request_id, "result": result}
+from rpc.server import (EXEC_LANE, EXEC_WORKERS, EXECUTOR, FILTERS, METHODS, WORKERS, answer_call, batch_refusal,
+                        create_app, malformed_call, reply)
 
 
 class InProcessRpc:
@@ -58,21 +50,16 @@ class InProcessRpc:
 
     def answer_call(self, message: Any) -> dict | None:
         """One call, as rpc.server.answer_call answers it, with the handler run here rather than on a worker."""
-        if not isinstance(message, dict) or not valid_id(message.get("id")):
-            return _answer(None, error=InvalidRequest("invalid request"))
-        request_id = message.get("id")
-        name = message.get("method")
-        if message.get("jsonrpc") != "2.0" or not isinstance(name, str):
-            return _answer(request_id, error=InvalidRequest("invalid request"))
+        refusal = malformed_call(message)
+        if refusal is not None:
+            return refusal
         try:
-            method = lookup(self.methods, name)
+            method = lookup(self.methods, message["method"])
             with request_clock(time.monotonic()):
                 result = method(self.context, message.get("params"))
-        except Exception as exc:  # as the server: every failure is an error answer (to_rpc_error logs the unexpected)
-            answer = _answer(request_id, error=to_rpc_error(exc))
-        else:
-            answer = _answer(request_id, result)
-        return answer if "id" in message else None
+        except Exception as exc:  # as the server: every failure is an error answer
+            return reply(message, failure=exc)
+        return reply(message, result)
 
     # -- asynchronous: the server's own answer_call, on the caller's event loop --
 
@@ -82,21 +69,10 @@ class InProcessRpc:
         return await _abatch(message, lambda m: answer_call(self.app, self.context, m))
 
 
-def _batch_refusal(message: list) -> dict | list | None:
-    """The server's answer to an empty or oversized batch, else None."""
-    if not message:
-        return _answer(None, error=InvalidRequest("empty batch"))
-    if len(message) > BATCH_LIMIT:
-        first_id = next((m.get("id") for m in message if isinstance(m, dict) and valid_id(m.get("id"))
-                         and m.get("id") is not None), None)
-        return [_answer(first_id, error=InvalidRequest("batch too large"))]
-    return None
-
-
 def _batch(message: Any, one: Callable[[Any], dict | None]) -> dict | list | None:
     if not isinstance(message, list):
         return one(message)
-    refusal = _batch_refusal(message)
+    refusal = batch_refusal(message)
     if refusal is not None:
         return refusal
     answers = [answer for answer in map(one, message) if answer is not None]
@@ -104,7 +80,7 @@ def _batch(message: Any, one: Callable[[Any], dict | None]) -> dict | list | Non
 
 
 async def _abatch(message: list, one: Callable[[Any], Awaitable[dict | None]]) -> dict | list | None:
-    refusal = _batch_refusal(message)
+    refusal = batch_refusal(message)
     if refusal is not None:
         return refusal
     answers = [answer for answer in [await one(m) for m in message] if answer is not None]
