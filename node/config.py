@@ -23,6 +23,11 @@ class NodeConfig:
     http_cors: list[str] | None = None     # allowed browser origins; None: any in dev mode, none otherwise
     http_api: tuple[str, ...] = ()         # optional RPC modules served outside dev mode (geth's --http.api)
     evm_timeout: float = 5.0               # s; every RPC method that executes code stops here (geth's --rpc.evmtimeout)
+    p2p: bool = False                      # run the peer-to-peer network (off for in-process nodes and tests)
+    p2p_addr: str = "127.0.0.1"            # RLPx listen address (--p2p.addr)
+    p2p_port: int = 30311                  # RLPx listen port (--p2p.port); 0: any free port
+    peers: tuple[str, ...] = ()            # static peers' enode URLs, dialled and redialled (--peers)
+    max_peers: int = 50                    # geth's default --maxpeers
 
     def __post_init__(self) -> None:
         self.genesis = Path(self.genesis)
@@ -32,6 +37,11 @@ class NodeConfig:
             raise ValueError("block time must not be negative")
         if self.evm_timeout <= 0:
             raise ValueError("--rpc.evmtimeout must be positive")
+        self.peers = tuple(self.peers)
+        if self.max_peers < 1:
+            raise ValueError("--maxpeers must be at least 1")
+        if not 0 <= self.p2p_port <= 65535:
+            raise ValueError(f"--p2p.port: {self.p2p_port} is not a TCP port")
         if self.min_gas_price < 0:
             raise ValueError("minimum gas price must not be negative")
         if self.min_gas_price == 0 and not self.dev:

@@ -1,11 +1,15 @@
-"""Node: starts and stops the store, chain, pool and producer in-process (`with Node(config) as node:`)."""
+"""Node: starts and stops the store, chain, pool, producer and (when configured) the peer-to-peer network in-process
+(`with Node(config) as node:`).
+
+The network is started by a `NetworkStarter` the caller passes (node/cli passes node.network.launch.start_network):
+node.network imports this module for its Node API, so importing it back here would make a cycle."""
 from __future__ import annotations
 
 import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from eth.abc import BlockAPI, SignedTransactionAPI
 from eth_keys import keys
@@ -30,8 +34,18 @@ class NodeError(Exception):
     """The node cannot start with this configuration; the message says what to change."""
 
 
+class NetworkUnavailable(NodeError):
+    def __init__(self) -> None:
+        super().__init__("the p2p network is enabled but no network starter was given (run with p2p off)")
+
+
+# Starts the network of a node whose chain, pool and producer exist; returns the running service (with stop()).
+NetworkStarter = Callable[["Node"], Any]
+
+
 class Node:
-    def __init__(self, config: NodeConfig | None = None, clock: Clock | None = None):
+    def __init__(self, config: NodeConfig | None = None, clock: Clock | None = None,
+                 network_starter: NetworkStarter | None = None):
         self.config = config or NodeConfig()
         self.clock = clock or Clock()
         self.chain_config = load_genesis(self.config.genesis)
@@ -42,6 +56,8 @@ class Node:
         self.pool: TxPool | None = None
         self.producer: Producer | None = None
         self.dev: DevTools | None = None   # dev mode's controls (anvil's evm_*/anvil_* methods)
+        self.network: Any = None            # the NetworkService when config.p2p, else None
+        self._network_starter = network_starter
 
     @property
     def datadir(self) -> Path:
@@ -63,6 +79,10 @@ class Node:
             self.pool.on_pending.append(self.producer.notify_pending)
             if self.config.dev:
                 self.dev = DevTools(self)
+            if self.config.p2p:   # before production starts: the peers hear our first block
+                if self._network_starter is None:
+                    raise NetworkUnavailable()
+                self.network = self._network_starter(self)
             if self.producer.address not in self.chain.engine.params.validators:
                 log.warning("key 0x%s is not a validator of this chain: not producing blocks",
                             self.producer.address.hex())
@@ -76,6 +96,9 @@ class Node:
         return self
 
     def stop(self) -> None:
+        if self.network is not None:   # first: no peer block is imported into a stopping producer or closed store
+            self.network.stop()
+            self.network = None
         if self.producer is not None:
             self.producer.stop()
         if self.db is not None:

@@ -38,8 +38,13 @@ def block_number(node) -> str:
     return encode.quantity(node.chain.head.block_number)
 
 
-def syncing(node) -> bool:
-    return False
+def syncing(node) -> bool | dict:
+    """false, or while the node syncs from a peer geth's progress object (startingBlock, currentBlock, highestBlock)."""
+    network = getattr(node, "network", None)
+    progress = None if network is None else network.syncing()
+    if progress is None:
+        return False
+    return {name: encode.quantity(value) for name, value in progress.items()}
 
 
 # -- state --

@@ -39,7 +39,8 @@ from rpc.subscriptions import OUTBOX_LIMIT
 
 log = logging.getLogger("smartchain.rpc")
 
-LOCAL = INLINE | {"eth_getTransactionReceipt"}
+# the node's live network state (peers, sync) is not in the data dir: those go to the node
+LOCAL = (INLINE - {"net_listening", "net_peerCount", "eth_syncing"}) | {"eth_getTransactionReceipt"}
 SEND_RAW = bind("eth_sendRawTransaction", NODE_METHODS["eth_sendRawTransaction"])
 NODE_LINK = web.AppKey("link", object)
 

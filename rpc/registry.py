@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Callable, Collection
 
-from rpc import (accesslist, accounts, blocktrace, chaininfo, debug, debugraw, dev, eth, fees, filters, logs, net, proofs,
-                 simargs, simulate, subscriptions, testing, txpool, web3)
+from rpc import (accesslist, accounts, admin, blocktrace, chaininfo, debug, debugraw, dev, eth, fees, filters, logs, net,
+                 proofs, simargs, simulate, subscriptions, testing, txpool, web3)
 from rpc.errors import InvalidParams, MethodNotFound
 from rpc.filters import FilterManager, Id, parse_id
 from rpc.params import PARSERS as PARAM_PARSERS, Data, ParamError
@@ -32,6 +32,7 @@ from rpc.subscriptions import Connection, NotificationsUnsupported, Subscription
 PARSERS: dict[Any, Callable[[Any], Any]] = {**PARAM_PARSERS, Id: parse_id,
                                              accounts.TypedData: accounts.parse_typed_data,
                                              debug.TraceConfigArg: debug.parse_trace_config_arg, **dev.PARSERS,
+                                             **admin.PARSERS,
                                              proofs.StorageKeys: proofs.parse_storage_keys,
                                              proofs.StorageRequest: proofs.parse_storage_request,
                                              simargs.SimOptsArg: simargs.parse_sim_opts,
@@ -133,6 +134,7 @@ DEV_METHODS: dict[str, Callable] = {
 
 # Namespaces outside geth's default modules: served in dev mode, else only when asked for (geth's --http.api).
 OPTIONAL_MODULES: dict[str, dict[str, Callable]] = {
+    "admin": admin.METHODS,
     "testing": {
         "testing_buildBlockV1": testing.build_block_v1,
     },

@@ -1,4 +1,4 @@
-"""`smartchain init | run`: the command line."""
+"""`smartchain init | import | export | devnet | init-network | run`: the command line."""
 from __future__ import annotations
 
 import argparse
@@ -17,11 +17,14 @@ from eth_utils import to_checksum_address
 from node.dev.accounts import load_key
 from node.chain.blockfile import export_file, import_file
 from node.cli import devnet as devnet_cli
+from node.cli import initnet
 from node.chain.chain import Chain, ChainError
 from node.config import DEFAULT_DATADIR, GWEI, REPO_GENESIS, NodeConfig
 from node.chain.db import LmdbDB
 from node.chain.genesis import GenesisError, load_genesis
-from node.cli.args import add_listen_args
+from node.cli.args import add_listen_args, add_p2p_args
+from node.cli.datadirconfig import apply_config
+from node.network.launch import start_network
 from node.node import DB_DIR, Node, NodeError
 from rpc.registry import OPTIONAL_MODULES
 from rpc.frontproc import FrontProcess
@@ -59,11 +62,25 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("last", type=int, nargs="?", default=None, help="last block (default: the head)")
 
     devnet_cli.add_parser(sub)
+    initnet.add_parser(sub)
 
     run = sub.add_parser("run", help="run the node (the default command)",
                          description="Run a node: produce blocks and serve the chain.")
     _add_run_args(run)
     return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The command line; for `run`, the data dir's config.json supplies the defaults of the flags not given."""
+    args = parser.parse_args(argv)
+    if args.command is None:
+        argv = [*argv, "run"]
+        args = parser.parse_args(argv)
+    if args.command == "run":
+        run = parser._subparsers._group_actions[0].choices["run"]   # argparse keeps subparsers only here
+        apply_config(run, args.datadir)
+        args = parser.parse_args(argv)
+    return args
 
 
 def _add_run_args(run: argparse.ArgumentParser) -> None:
@@ -91,6 +108,7 @@ def _add_run_args(run: argparse.ArgumentParser) -> None:
                      help="comma-separated API modules served over HTTP and WebSocket, as geth's --http.api: "
                           f"eth, net and web3 always, optional {', '.join(sorted(OPTIONAL_MODULES))} "
                           "(default: every module in dev mode, none of the optional ones otherwise)")
+    add_p2p_args(run)
 
 
 def main(argv: list[str] | None = None, front: FrontProcess | None = None) -> int:
@@ -99,16 +117,14 @@ def main(argv: list[str] | None = None, front: FrontProcess | None = None) -> in
     parser = _parser()
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--verbosity"):
         argv = ["run", *argv]
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args([*argv, "run"])
+    args = parse_args(parser, argv)
     logging.basicConfig(level=args.verbosity.upper(), stream=sys.stderr,
                         format="%(levelname)-5s [%(asctime)s] %(name)s: %(message)s", datefmt="%m-%d|%H:%M:%S")
     try:
         if args.command == "run":
             return cmd_run(args, front)
         return {"init": cmd_init, "import": cmd_import, "export": cmd_export,
-                "devnet": devnet_cli.cmd_devnet}[args.command](args)
+                "devnet": devnet_cli.cmd_devnet, "init-network": initnet.cmd_init_network}[args.command](args)
     except (GenesisError, ChainError, NodeError, ValueError, OSError) as exc:
         print(f"smartchain: {exc}", file=sys.stderr)
         return 1
@@ -183,14 +199,37 @@ def run_config(args: argparse.Namespace) -> NodeConfig:
     config = NodeConfig(genesis=genesis, datadir=datadir, dev=dev, block_time=args.block_time, validator_key=key,
                         min_gas_price=args.gas_price, http_addr=args.http_addr, http_port=args.http_port,
                         http_cors=[o.strip() for o in args.http_cors.split(",") if o.strip()] if args.http_cors
-                        else None, http_api=http_modules(args.http_api), evm_timeout=args.evm_timeout)
+                        else None, http_api=http_modules(args.http_api), evm_timeout=args.evm_timeout,
+                        p2p=_p2p_on(args, dev), p2p_addr=args.p2p_addr, p2p_port=args.p2p_port,
+                        peers=_peer_list(args.peers), max_peers=args.max_peers)
     return config
+
+
+def _peer_list(value: str | None) -> tuple[str, ...]:
+    return tuple(url.strip() for url in (value or "").split(",") if url.strip())
+
+
+def _p2p_on(args: argparse.Namespace, dev: bool) -> bool:
+    """--p2p/--no-p2p; by default on, except in dev mode without --peers (geth --dev runs without peers too)."""
+    if args.p2p is not None:
+        return args.p2p
+    return not dev or bool(_peer_list(args.peers))
+
+
+def network_starter(config: NodeConfig):
+    """What starts `config`'s network for the node (the node key and enode file live in its data dir)."""
+    def start(node: Node):
+        return start_network(node, config.datadir, addr=config.p2p_addr, port=config.p2p_port, peers=config.peers,
+                             max_peers=config.max_peers)
+    return start
 
 
 def cmd_run(args: argparse.Namespace, front: FrontProcess | None = None) -> int:
     config = run_config(args)
     if front is None:   # else node.cli.launch bound the port already
         check_free(config.http_addr, [(config.http_port, "--http.port")])
+    if config.p2p:
+        check_free(config.p2p_addr, [(config.p2p_port, "--p2p.port")])
     config.datadir.mkdir(parents=True, exist_ok=True)
     if not (config.datadir / GENESIS_COPY).exists():
         shutil.copyfile(config.genesis, config.datadir / GENESIS_COPY)
@@ -204,7 +243,7 @@ def cmd_run(args: argparse.Namespace, front: FrontProcess | None = None) -> int:
         stop.set()
 
     with ExitStack() as stack:
-        node = stack.enter_context(Node(config))
+        node = stack.enter_context(Node(config, network_starter=network_starter(config)))
         if args.rpc_front:
             server = front or FrontProcess(config.http_addr, config.http_port).start()
             stack.callback(server.stop)
@@ -232,6 +271,8 @@ def _banner(node: Node, server: RpcServer | FrontProcess) -> None:
         f"data dir: {node.datadir}",
         production,
         f"JSON-RPC: {server.url} (WebSocket {server.ws_url})",
+        f"p2p: {node.network.enode}, {len(node.config.peers)} static peers" if node.network is not None
+        else "p2p: off",
     ]
     if node.config.dev:
         lines.append("dev mode: test accounts (mnemonic 'test test test test test test test test test test test junk')")
