@@ -23,7 +23,7 @@ from node.config import DEFAULT_DATADIR, GWEI, REPO_GENESIS, NodeConfig
 from node.chain.db import LmdbDB
 from node.chain.genesis import GenesisError, load_genesis
 from node.cli.args import add_listen_args, add_p2p_args
-from node.cli.datadirconfig import apply_config
+from node.cli.datadirconfig import ConfigFileError, apply_config
 from node.network.launch import start_network
 from node.node import DB_DIR, Node, NodeError
 from rpc.registry import OPTIONAL_MODULES
@@ -71,7 +71,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
-    """The command line; for `run`, the data dir's config.json supplies the defaults of the flags not given."""
+    """The command line (`run` when it starts with a flag); for `run`, the data dir's config.json supplies the
+    defaults of the flags not given."""
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--verbosity"):
+        argv = ["run", *argv]
     args = parser.parse_args(argv)
     if args.command is None:
         argv = [*argv, "run"]
@@ -115,9 +118,11 @@ def main(argv: list[str] | None = None, front: FrontProcess | None = None) -> in
     """`front`: the JSON-RPC front process node.cli.launch already spawned for this `run` (else cmd_run spawns it)."""
     argv = sys.argv[1:] if argv is None else argv
     parser = _parser()
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--verbosity"):
-        argv = ["run", *argv]
-    args = parse_args(parser, argv)
+    try:
+        args = parse_args(parser, argv or ["run"])
+    except ConfigFileError as exc:
+        print(f"smartchain: {exc}", file=sys.stderr)
+        return 1
     logging.basicConfig(level=args.verbosity.upper(), stream=sys.stderr,
                         format="%(levelname)-5s [%(asctime)s] %(name)s: %(message)s", datefmt="%m-%d|%H:%M:%S")
     try:
