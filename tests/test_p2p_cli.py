@@ -80,3 +80,15 @@ def test_help(argv, capsys):
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert ("--validators" in out) if argv[0] == "init-network" else ("--p2p.port" in out and "--peers" in out)
+
+
+def test_a_taken_p2p_port_fails_the_run_before_anything_starts(tmp_path, capsys):
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["run", "--datadir", str(tmp_path / "n"), "--p2p", "--p2p.port", str(port), "--http.port", "0",
+                     "--no-rpc.front"]) == 1
+    assert f"--p2p.port: 127.0.0.1:{port} is not available" in capsys.readouterr().err
+    assert not (tmp_path / "n" / "chaindata").exists()   # nothing started

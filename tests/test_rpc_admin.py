@@ -105,3 +105,15 @@ def test_a_node_asked_for_p2p_without_a_starter_refuses_to_start(tmp_path):
     with pytest.raises(NetworkUnavailable, match="no network starter"):
         node.start()
     assert node.db is None   # what had started is stopped again
+
+
+def test_eth_syncing_reports_a_running_sync_as_geth_does():
+    from rpc.eth import syncing
+
+    class Syncing:   # a network in the middle of a sync, as NetworkService.syncing reports it
+        def syncing(self):
+            return {"startingBlock": 0, "currentBlock": 17, "highestBlock": 300}
+    assert syncing(SimpleNamespace(network=Syncing())) == {"startingBlock": "0x0", "currentBlock": "0x11",
+                                                           "highestBlock": "0x12c"}
+    assert syncing(SimpleNamespace(network=SimpleNamespace(syncing=lambda: None))) is False
+    assert syncing(SimpleNamespace(network=None)) is False
