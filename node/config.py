@@ -28,6 +28,7 @@ class NodeConfig:
     p2p_port: int = 30311                  # RLPx listen port (--p2p.port); 0: any free port
     peers: tuple[str, ...] = ()            # static peers' enode URLs, dialled and redialled (--peers)
     max_peers: int = 50                    # geth's default --maxpeers
+    peer_wait: float = 10.0                # s a validator with static peers waits for them before its first seal
 
     def __post_init__(self) -> None:
         self.genesis = Path(self.genesis)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -58,6 +60,8 @@ class Node:
         self.dev: DevTools | None = None   # dev mode's controls (anvil's evm_*/anvil_* methods)
         self.network: Any = None            # the NetworkService when config.p2p, else None
         self._network_starter = network_starter
+        self._peer_wait: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @property
     def datadir(self) -> Path:
@@ -65,6 +69,7 @@ class Node:
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
     def start(self) -> "Node":
+        self._stopping.clear()
         if self.config.datadir is None:
             self._tmpdir = tempfile.mkdtemp(prefix="smartchain-")
         try:
@@ -87,7 +92,7 @@ class Node:
                 log.warning("key 0x%s is not a validator of this chain: not producing blocks",
                             self.producer.address.hex())
             elif self.config.produce:
-                self.producer.start()
+                self._start_production()
         except BaseException:
             self.stop()
             raise
@@ -96,6 +101,10 @@ class Node:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._peer_wait is not None:
+            self._peer_wait.join()
+            self._peer_wait = None
         if self.network is not None:   # first: no peer block is imported into a stopping producer or closed store
             self.network.stop()
             self.network = None
@@ -107,6 +116,30 @@ class Node:
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
+
+    def _start_production(self) -> None:
+        """Seal now, or, for a validator with static peers, once they are connected (at most config.peer_wait s):
+        validators started together would otherwise each seal block 1 alone before any of them hears another's,
+        and Parlia's recents rule then leaves every one-validator fork stuck (the miner of BSC waits for its first
+        sync in the same way)."""
+        if self.network is None or not self.config.peers:
+            self.producer.start()
+            return
+        self._peer_wait = threading.Thread(target=self._produce_once_connected, name="peer wait", daemon=True)
+        self._peer_wait.start()
+
+    def _produce_once_connected(self) -> None:
+        deadline = time.monotonic() + self.config.peer_wait
+        wanted = len(set(self.config.peers))
+        while self.network.peer_count < wanted and time.monotonic() < deadline:
+            if self._stopping.wait(0.1):
+                return
+        if self.network.peer_count < wanted:
+            log.warning("%d of %d static peers connected after %g s: sealing anyway", self.network.peer_count,
+                        wanted, self.config.peer_wait)
+        # a moment for their Status and first announcements: our head is then the network's
+        if not self._stopping.wait(0.5):
+            self.producer.start()
 
     def __enter__(self) -> "Node":
         return self.start()

@@ -1,8 +1,9 @@
 """A network of real `smartchain run` processes on 127.0.0.1 (issue 14's "real processes" points): `init-network
 --validators 4`, four processes each started with nothing but its data dir; every node reaches 3 peers, the four
-validators seal in turn and every node has the same hash at each height; a transaction sent to node 0 is read on
-node 3; a kill -9'd validator's slots are sealed out of turn and, restarted, it catches up and seals again; a node
-with another genesis is refused and never counted. Every wait has a wall-clock bound."""
+validators seal in turn and every node has the same hash at each height; a transaction sent to node 0 is read on node
+3; two of four stopped (SIGSTOP) and resumed end on one chain; a kill -9'd validator's slots are sealed out of turn
+and, restarted, it catches up and seals again; a node with another genesis is refused and never counted. Every wait
+has a wall-clock bound."""
 from __future__ import annotations
 
 import json
@@ -151,7 +152,8 @@ def test_a_transaction_sent_to_node_0_is_read_on_node_3(network):
     tx = procs[0].call("eth_sendRawTransaction", hx(sign(ALICE, nonce, to=BOB.address, value=12345)))
     receipt = wait_for(lambda: procs[3].call("eth_getTransactionReceipt", tx), 30, "the receipt on node 3", procs)
     assert receipt["status"] == "0x1"
-    assert procs[0].call("eth_getTransactionReceipt", tx)["blockHash"] == receipt["blockHash"]
+    mined = wait_for(lambda: procs[0].call("eth_getTransactionReceipt", tx), 10, "the receipt on node 0", procs)
+    assert mined["blockHash"] == receipt["blockHash"]
 
 
 def test_a_node_with_another_genesis_is_refused_and_never_counted(network, tmp_path):
@@ -171,6 +173,24 @@ def test_a_node_with_another_genesis_is_refused_and_never_counted(network, tmp_p
         assert "peer connected" not in stranger.log.read_text()
     finally:
         stranger.stop()
+
+
+def test_two_of_four_stopped_and_resumed_end_on_one_chain(network):
+    _, procs, _ = network
+    stopped, running = procs[2:], procs[:2]
+    for p in stopped:
+        p.proc.send_signal(signal.SIGSTOP)
+    try:
+        start = max(p.head() for p in running)
+        time.sleep(4)   # the two left cannot seal three blocks in a row (Parlia's recents): their chain stalls
+        assert max(p.head() for p in running) <= start + 3
+    finally:
+        for p in stopped:
+            p.proc.send_signal(signal.SIGCONT)
+    target = max(p.head() for p in procs) + N
+    wait_for(lambda: min(p.head() for p in procs) >= target, 60, f"all four past #{target}", procs)
+    upto = min(p.head() for p in procs) - 1
+    wait_for(lambda: same_chain(procs, upto), 20, f"one chain up to #{upto}", procs)
 
 
 def test_a_killed_validator_is_sealed_around_and_rejoins(network):
