@@ -1,12 +1,12 @@
 """Devnet: N validator nodes in one process, each with its own data dir, store and key, exchanging blocks and
-transactions through an in-memory Transport (the interface a network layer will implement).
+transactions as eth/68 messages through the network's own sync and gossip over in-memory peers (devnetwork.py).
 
 Two ways to run it:
 - simulated (default): a SimClock and no production threads; `step()` lets the validator whose slot comes first
-  (Parlia's in-turn time or back-off, engine.next_block_ms) seal and broadcast, then moves time there. Thousands of
-  slots run in seconds, and every run is the same;
+  (Parlia's in-turn time or back-off, engine.next_block_ms) seal at that time, and returns once every connected
+  node has imported (or refused) the block, so every run is the same;
 - real time (`realtime=True`, `smartchain devnet`): each node's producer thread seals when its own slot comes and
-  the transport delivers at once.
+  the network propagates it as it would between processes.
 
 Test hooks: stop/start a validator, partition and heal, make one validator double-sign.
 """
@@ -16,7 +16,6 @@ import json
 import logging
 import shutil
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -27,10 +26,10 @@ from eth_keys import keys
 
 from consensus import system
 from consensus.engine import header_ms
-from node.chain.chain import ChainError, UnknownAncestor
 from node.clock import Clock, SimClock
 from node.config import REPO_GENESIS, NodeConfig
 from node.chain.datalock import DataDirLock
+from node.dev.devnetwork import DevnetNetwork
 from node.node import Node
 
 log = logging.getLogger("smartchain.devnet")
@@ -38,7 +37,6 @@ log = logging.getLogger("smartchain.devnet")
 VANITY = b"\0" * 32
 SEAL = b"\0" * 65
 VALIDATOR_BALANCE = 10_000 * 10**18
-MAX_FETCH = 100_000   # ancestors one sync may fetch from a peer
 
 
 class DevnetError(Exception):
@@ -66,50 +64,14 @@ def devnet_genesis(validators: Sequence[bytes], period: int = 1, epoch: int = 20
     return genesis
 
 
-class Transport:
-    """In-memory delivery between members; who can reach whom follows the running flags and the partition."""
-
-    def __init__(self) -> None:
-        self.members: list[Member] = []
-        self._lock: DataDirLock | None = None
-        self._groups: list[set[int]] | None = None
-
-    def connected(self, a: int, b: int) -> bool:
-        if a == b or not (self.members[a].running and self.members[b].running):
-            return False
-        return self._groups is None or any(a in g and b in g for g in self._groups)
-
-    def peers(self, origin: int) -> list[Member]:
-        return [m for m in self.members if self.connected(origin, m.index)]
-
-    def partition(self, groups: Iterable[Iterable[int]]) -> None:
-        groups = [set(g) for g in groups]
-        covered = set().union(*groups)
-        rest = set(range(len(self.members))) - covered
-        self._groups = groups + ([rest] if rest else [])
-
-    def heal(self) -> None:
-        self._groups = None
-
-    def broadcast_block(self, origin: int, block: BlockAPI) -> None:
-        for peer in self.peers(origin):
-            peer.receive_block(block, self.members[origin])
-
-    def broadcast_transaction(self, origin: int, raw: bytes) -> None:
-        for peer in self.peers(origin):
-            peer.receive_transaction(raw)
-
-
 @dataclass
 class Member:
-    """One validator node of the devnet and what it knows of the others."""
+    """One validator node of the devnet and what it refused of the others' blocks."""
 
     index: int
     node: Node
-    transport: Transport
     running: bool = True
     rejected: list[tuple[int, str]] = field(default_factory=list)   # (block number, reason) of refused blocks
-    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
     def address(self) -> bytes:
@@ -118,45 +80,6 @@ class Member:
     @property
     def head(self) -> BlockHeaderAPI:
         return self.node.chain.head
-
-    def receive_block(self, block: BlockAPI, sender: Member) -> None:
-        """Import a peer's block; with an unknown parent, first fetch the missing ancestors from that peer."""
-        with self._lock:
-            try:
-                self.node.import_block(block)
-            except UnknownAncestor:
-                self._sync_from(sender, block)
-            except ChainError as exc:
-                self.rejected.append((block.number, str(exc)))
-                log.info("node %d refused block #%d: %s", self.index, block.number, exc)
-
-    def _sync_from(self, peer: Member, tip: BlockAPI) -> None:
-        missing = [tip]
-        while self.node.chain.header_by_hash(missing[-1].header.parent_hash) is None:
-            parent = peer.node.chain.block_by_hash(missing[-1].header.parent_hash)
-            if parent is None or len(missing) > MAX_FETCH:
-                self.rejected.append((tip.number, "ancestors not available from the peer"))
-                return
-            missing.append(parent)
-        for block in reversed(missing):
-            try:
-                self.node.import_block(block)
-            except ChainError as exc:
-                self.rejected.append((block.number, str(exc)))
-                return
-
-    def sync(self) -> None:
-        """Catch up with every reachable peer's head (after a restart or a heal)."""
-        for peer in self.transport.peers(self.index):
-            head = peer.node.chain.block_by_header(peer.head)
-            if self.node.chain.header_by_hash(head.hash) is None:
-                self.receive_block(head, peer)
-
-    def receive_transaction(self, raw: bytes) -> None:
-        try:
-            self.node.send_raw_transaction(raw)
-        except Exception as exc:   # already known, or invalid here: as a peer would, drop it quietly
-            log.debug("node %d dropped a gossiped transaction: %s", self.index, exc)
 
     def next_slot_ms(self) -> int | None:
         """When this validator may seal the child of its head (None: not allowed to)."""
@@ -183,8 +106,9 @@ class Devnet:
         self.clock = clock or (Clock() if realtime else SimClock(int(self.genesis["timestamp"], 16) * 1000))
         self._own_dir = datadir is None
         self.datadir = Path(tempfile.mkdtemp(prefix="smartchain-devnet-") if datadir is None else datadir)
-        self.transport = Transport()
+        self.network: DevnetNetwork | None = None
         self.members: list[Member] = []
+        self._lock: DataDirLock | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
     def start(self) -> Devnet:
@@ -193,14 +117,14 @@ class Devnet:
         genesis_file = self.datadir / "genesis.json"
         genesis_file.write_text(json.dumps(self.genesis, indent=2))
         try:
+            self.network = DevnetNetwork(self._refused, track_txs=not self.realtime)
             for i, key in enumerate(self.keys):
                 config = NodeConfig(genesis=genesis_file, datadir=self.datadir / f"node{i}", dev=True,
                                     validator_key=key.to_bytes(), produce=self.realtime, block_time=self.block_time)
                 node = Node(config, clock=self.clock).start()
-                member = Member(i, node, self.transport)
-                node.subscribe(on_block=self._broadcaster(member), on_pending=self._gossip(member))
-                self.members.append(member)
-                self.transport.members.append(member)
+                self.members.append(Member(i, node))
+                self.network.add(node)
+            self.network.settle()   # every node a peer of every other before the first block
         except BaseException:
             self.stop()
             raise
@@ -208,10 +132,12 @@ class Devnet:
         return self
 
     def stop(self) -> None:
-        # every producer first: a producer still sealing hands its block to the other nodes, whose stores must
-        # still be open
+        # every producer first, then the network (its imports finish), then the stores
         for member in self.members:
             member.node.producer.stop()
+        if self.network is not None:
+            self.network.stop()
+            self.network = None
         for member in self.members:
             member.node.stop()
         self.members.clear()
@@ -227,17 +153,9 @@ class Devnet:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _broadcaster(self, member: Member):
-        def broadcast(block: BlockAPI, receipts: tuple) -> None:
-            if block.header.coinbase == member.address and member.running:   # own blocks only, as sealed
-                self.transport.broadcast_block(member.index, block)
-        return broadcast
-
-    def _gossip(self, member: Member):
-        def gossip(tx) -> None:   # each transaction that became pending here goes to the peers, as bytes
-            if member.running:
-                self.transport.broadcast_transaction(member.index, tx.encode())
-        return gossip
+    def _refused(self, index: int, number: int, reason: str) -> None:
+        self.members[index].rejected.append((number, reason))
+        log.info("node %d refused block #%d: %s", index, number, reason)
 
     # -- views -------------------------------------------------------------------------------------------------------
     @property
@@ -253,13 +171,21 @@ class Devnet:
         """The next block of the network: the running validator whose slot comes first seals it at that time."""
         if self.realtime:
             raise DevnetError("step() drives a simulated devnet; a real-time one produces on its own")
+        self.network.settle_transactions()   # the sealer's pool holds what was sent anywhere it can hear of
         slots = [(ms, m.index) for m in self.members if m.running and (ms := m.next_slot_ms()) is not None]
         if not slots:
             raise DevnetError("the chain stalled: no running validator may seal the next block")
         ms, index = min(slots)
         ms = max(ms, self.clock.now_ms())
         self.clock.set(ms)
-        return self.members[index].node.producer.produce_block(ms)   # the broadcaster delivers it
+        return self._produce(self.members[index], ms)
+
+    def _produce(self, member: Member, ms: int) -> BlockAPI:
+        """Seal at `ms` and wait until every node connected to the sealer has the block (or refused it)."""
+        block = member.node.producer.produce_block(ms)
+        if not self.realtime:
+            self.network.deliver(member.index, block)
+        return block
 
     def run(self, blocks: int) -> list[BlockAPI]:
         return [self.step() for _ in range(blocks)]
@@ -269,28 +195,30 @@ class Devnet:
         """Take validator `index` offline: it neither seals nor hears anything until started again."""
         self.members[index].running = False
         self.members[index].node.producer.set_mode(False, None)
+        self.network.stop_member(index)
 
     def start_validator(self, index: int) -> None:
+        """Bring validator `index` back: it reconnects and syncs before this returns."""
         member = self.members[index]
         member.running = True
-        member.sync()
+        self.network.start_member(index)
         if self.realtime:
             member.node.producer.set_mode(False, int((self.block_time or 0) * 1000))
 
     def partition(self, *groups: Iterable[int]) -> None:
         """Split the network: members reach only those in their own group (the unnamed rest form one more)."""
-        self.transport.partition(groups)
+        self.network.partition(groups)
 
     def heal(self) -> None:
         """Join the network again; every node catches up with the heaviest chain it can now reach."""
-        self.transport.heal()
-        for member in self.members:
-            if member.running:
-                member.sync()
+        self.network.heal()
 
     def send_transaction(self, raw: bytes, via: int = 0) -> bytes:
-        """Submit to node `via` (its pool gossips it to its peers); returns the transaction hash."""
-        return self.members[via].node.send_raw_transaction(raw)
+        """Submit to node `via`; returns the transaction hash once its peers have it too (as gossip spreads it)."""
+        tx_hash = self.members[via].node.send_raw_transaction(raw)
+        if not self.realtime:
+            self.network.settle_transactions()
+        return tx_hash
 
     def double_sign(self, index: int) -> tuple[BlockHeaderAPI, BlockHeaderAPI]:
         """Make validator `index` seal the next block twice (two different headers at one height): the first is
@@ -313,4 +241,4 @@ class Devnet:
             raise DevnetError(f"validator {member.index} may not seal the next block")
         if not self.realtime:
             self.clock.set(max(slot, self.clock.now_ms()))
-        return member.node.producer.produce_block(max(slot, self.clock.now_ms()))
+        return self._produce(member, max(slot, self.clock.now_ms()))
