@@ -63,51 +63,42 @@ def _ancestor(chain: Any, header: BlockHeaderAPI, steps: int) -> BlockHeaderAPI 
     return chain.header_by_number(header.block_number - steps) if steps else header
 
 
+def _bounded(keys: Iterable[bytes], find: Callable[[bytes], Any], size_of: Callable[[Any], int],
+             most: int | None = None) -> list:
+    """What `find` knows among `keys`, in the asked order, until `most` items or geth's soft response size."""
+    found: list = []
+    size = 0
+    for key in keys:
+        if (most is not None and len(found) >= most) or size >= p.SOFT_RESPONSE_LIMIT:
+            break
+        item = find(key)
+        if item is None:
+            continue
+        found.append(item)
+        size += size_of(item)
+    return found
+
+
 def block_bodies(chain: Any, hashes: Iterable[bytes]) -> list[BlockBody]:
     """The bodies of the blocks we have among `hashes`, in order."""
-    bodies: list[BlockBody] = []
-    size = 0
-    for block_hash in hashes:
-        if len(bodies) >= p.MAX_BODIES_SERVE or size >= p.SOFT_RESPONSE_LIMIT:
-            break
+    def body(block_hash: bytes) -> BlockBody | None:
         block = chain.block_by_hash(block_hash)
-        if block is None:
-            continue
-        body = BlockBody.of(block)
-        bodies.append(body)
-        size += len(rlp.encode(body.items()))
-    return bodies
+        return None if block is None else BlockBody.of(block)
+    return _bounded(hashes, body, lambda b: len(rlp.encode(b.items())), p.MAX_BODIES_SERVE)
 
 
 def block_receipts(chain: Any, hashes: Iterable[bytes]) -> list[tuple[ReceiptAPI, ...]]:
     """Each known block's receipts among `hashes`, in order."""
-    answer: list[tuple[ReceiptAPI, ...]] = []
-    size = 0
-    for block_hash in hashes:
-        if len(answer) >= p.MAX_RECEIPTS_SERVE or size >= p.SOFT_RESPONSE_LIMIT:
-            break
+    def receipts(block_hash: bytes) -> tuple[ReceiptAPI, ...] | None:
         header = chain.header_by_hash(block_hash)
-        if header is None:
-            continue
-        receipts = tuple(chain.receipts(header))
-        answer.append(receipts)
-        size += len(rlp.encode([type(r).serialize(r) for r in receipts]))
-    return answer
+        return None if header is None else tuple(chain.receipts(header))
+    return _bounded(hashes, receipts, lambda rs: len(rlp.encode([type(r).serialize(r) for r in rs])),
+                    p.MAX_RECEIPTS_SERVE)
 
 
 def pooled_transactions(lookup: TxLookup, hashes: Iterable[bytes]) -> list[SignedTransactionAPI]:
     """The transactions `lookup` (e.g. TxPool.get) finds among `hashes`, in the asked order."""
-    found: list[SignedTransactionAPI] = []
-    size = 0
-    for tx_hash in hashes:
-        if size >= p.SOFT_RESPONSE_LIMIT:
-            break
-        tx = lookup(tx_hash)
-        if tx is None:
-            continue
-        found.append(tx)
-        size += len(rlp.encode(tx_item(tx)))
-    return found
+    return _bounded(hashes, lookup, lambda tx: len(rlp.encode(tx_item(tx))))
 
 
 def answer(request: Request, chain: Any, pool_lookup: TxLookup = lambda tx_hash: None) -> Response:
