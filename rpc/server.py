@@ -1,8 +1,10 @@
 """JSON-RPC 2.0 over HTTP POST and WebSocket on one port and path, as an aiohttp application.
 
 `create_app(node)` builds the app: POST `/` answers a request or a batch, GET `/` upgrades to a WebSocket (a plain
-GET is a health check), OPTIONS `/` answers CORS preflights. Handlers are blocking (py-evm), so every call runs in
-a thread pool, except the few registry.INLINE ones that answer at once (eth_blockNumber, eth_chainId ...). Limits are geth's: 5 MB request body, 1000 calls per batch, 32 MB WebSocket messages.
+GET is a health check), OPTIONS `/` answers CORS preflights. Handlers are blocking (py-evm), so calls run in one of
+three lanes: the few registry.INLINE ones answer at once on the loop (eth_blockNumber, eth_chainId ...), those that
+execute code (registry.EXECUTES) on EXEC_WORKERS threads of their own, every other read on WORKERS threads that
+executions never take. Limits are geth's: 5 MB request body, 1000 calls per batch, 32 MB WebSocket messages.
 Each app owns the node's polling filters (rpc.filters) and a hub that feeds the WebSocket subscriptions
 (rpc.subscriptions); both hear the node from the start of the app to its cleanup. Every WebSocket is a `Connection`:
 answers and notifications leave it in order through one outbox, and its subscriptions end when it closes.
