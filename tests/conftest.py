@@ -41,6 +41,16 @@ def served_rpc(request):
         yield r
 
 
+@pytest.fixture(scope="module", params=["in-process", "front", "provider"])
+def any_rpc(request):
+    """`served_rpc`'s two HTTP transports and node.testing's web3.py provider (no HTTP, tests/rpcnode.py's
+    ProvidedRpcNode), one node per module each: a suite of JSON-RPC answers overrides `rpc` with this so that the
+    provider is held to the server's answers. (Suites about HTTP or WebSocket themselves keep `served_rpc`.)"""
+    from rpcnode import serve
+    with serve(produce=False, transport=request.param) as r:
+        yield r
+
+
 @pytest.fixture(scope="module")
 def prod_rpc():
     """The same outside dev mode: no unlocked accounts, no dev-only or optional namespaces."""

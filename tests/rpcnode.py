@@ -1,4 +1,5 @@
-"""A real Node behind a real RpcServer on 127.0.0.1 (a free port), and raw JSON-RPC over HTTP with urllib."""
+"""A real Node behind a real transport, and raw JSON-RPC through it: the RpcServer on 127.0.0.1 (a free port) or the
+front process, over HTTP with urllib; or node.testing's SmartchainProvider (web3.py's request path, no HTTP)."""
 from __future__ import annotations
 
 import json
@@ -10,12 +11,22 @@ from typing import Any, Iterator
 
 import re
 
+from web3 import Web3
+from web3.middleware import ExtraDataToPOAMiddleware
+
 from chainkit import calldata, deploy_token_raw, sign
 from node.dev.accounts import dev_accounts
 from node.config import NodeConfig
 from node.node import Node
+from node.testing.provider import SmartchainProvider
 from rpc.frontproc import FrontProcess
 from rpc.server import RpcServer
+
+TRANSPORTS = ("in-process", "front", "provider")   # serve(transport=...): HTTP served here, HTTP by the front, no HTTP
+
+
+class NotHttp(Exception):
+    """A test asked the provider transport for an HTTP exchange: that test belongs to the HTTP transports only."""
 
 
 class RpcFailure(Exception):
@@ -45,6 +56,11 @@ class RpcNode:
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def transport(self) -> str:
+        """Which of TRANSPORTS answers."""
+        return "front" if isinstance(self.server, FrontProcess) else "in-process"
 
     def http(self, body: bytes | str | None = None, method: str = "POST", headers: dict | None = None) -> HttpAnswer:
         data = body.encode() if isinstance(body, str) else body
@@ -76,20 +92,69 @@ class RpcNode:
         assert "error" in answer, f"{method} succeeded: {answer}"
         return answer["error"]
 
+    def web3(self) -> Web3:
+        """web3.py over this transport (PoA middleware injected: Parlia's extraData is longer than 32 bytes)."""
+        return _with_poa(Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 30})))
+
+
+@dataclass
+class ProvidedRpcNode(RpcNode):
+    """The node answered through SmartchainProvider.make_request (what web3.py calls): the server's registry, in this
+    thread, with no HTTP; the answer's id is the provider's own."""
+    server: SmartchainProvider
+
+    @property
+    def transport(self) -> str:
+        return "provider"
+
+    @property
+    def url(self) -> str:
+        raise NotHttp("the provider transport has no URL: this test is about HTTP")
+
+    def http(self, body: bytes | str | None = None, method: str = "POST", headers: dict | None = None) -> HttpAnswer:
+        raise NotHttp("the provider transport has no HTTP exchange: this test is about HTTP")
+
+    def request(self, method: str, *params: Any, request_id: Any = 1) -> dict:
+        return self.server.make_request(method, list(params))
+
+    def web3(self) -> Web3:
+        return _with_poa(Web3(self.server))
+
+
+def _with_poa(w3: Web3) -> Web3:
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
+
 
 @contextmanager
-def serve(cors_origins: list[str] | None = None, front: bool = False, **config: Any) -> Iterator[RpcNode]:
-    """A started node (fresh temporary data dir unless `datadir` is given) and its RPC server on a free port;
-    `front`: served by the JSON-RPC front process (rpc/front.py), as `smartchain run` serves it."""
+def serve(cors_origins: list[str] | None = None, front: bool = False, transport: str = "in-process",
+          **config: Any) -> Iterator[RpcNode]:
+    """A started node (fresh temporary data dir unless `datadir` is given) and its transport (TRANSPORTS):
+    "in-process", an RpcServer in this process on a free port; "front" (or `front=True`), the JSON-RPC front process
+    (rpc/front.py) as `smartchain run` serves it; "provider", node.testing's SmartchainProvider with no HTTP."""
+    if transport not in TRANSPORTS:
+        raise ValueError(f"unknown transport {transport!r}, want one of {', '.join(TRANSPORTS)}")
     if config.get("dev") is False and "validator_key" not in config:
         config["validator_key"] = dev_accounts()[0].private_key
     with Node(NodeConfig(**config)) as node:
-        if front:
-            with FrontProcess("127.0.0.1", 0) as server:
-                yield RpcNode(node, server.attach(node, cors_origins))
-        else:
-            with RpcServer(node, "127.0.0.1", 0, cors_origins=cors_origins) as server:
-                yield RpcNode(node, server)
+        with attach(node, "front" if front else transport, cors_origins) as r:
+            yield r
+
+
+@contextmanager
+def attach(node: Node, transport: str, cors_origins: list[str] | None = None, **server: Any) -> Iterator[RpcNode]:
+    """A transport (TRANSPORTS) on a started node; `server`: the app's options (filter_timeout)."""
+    if transport == "front":
+        with FrontProcess("127.0.0.1", 0) as front:
+            yield RpcNode(node, front.attach(node, cors_origins, **server))
+    elif transport == "provider":
+        with SmartchainProvider(node) as provider:
+            if "filter_timeout" in server:   # the provider's app is made without options: set it as create_app does
+                provider.rpc.filters.timeout = server["filter_timeout"]
+            yield ProvidedRpcNode(node, provider)
+    else:
+        with RpcServer(node, "127.0.0.1", 0, cors_origins=cors_origins, **server) as http:
+            yield RpcNode(node, http)
 
 
 # -- sending through a served node (filters and subscriptions tests) --

@@ -1,20 +1,19 @@
-"""Polling filters over a real server: raw JSON for each method, geth's errors and expiry, then web3.py v8's filters
-(contract event filter, block filter, pending filter) against an automining node."""
+"""Polling filters over a real server and over node.testing's provider (the same answers): raw JSON for each method,
+geth's errors and expiry, then web3.py v8's filters (contract event filter, block filter, pending filter) against an
+automining node."""
 import time
 
 import pytest
 from eth_utils import to_checksum_address
-from web3 import Web3
-from web3.middleware import ExtraDataToPOAMiddleware
 
 from chainkit import TOKEN, TRANSFER_TOPIC
-from rpc.server import RpcServer
-from rpcnode import ALICE, BOB, CAROL, GETH_ID, OWNER, RpcNode, deploy_token, head, hx, send, serve, transfer
+from rpcnode import ALICE, BOB, CAROL, GETH_ID, OWNER, attach, deploy_token, head, hx, send, serve, transfer
+
 
 @pytest.fixture(scope="module")
-def rpc(served_rpc):
-    """Every test here runs in-process and through the JSON-RPC front process."""
-    return served_rpc
+def rpc(any_rpc):
+    """Every test here runs in-process, through the JSON-RPC front process and through the provider."""
+    return any_rpc
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +123,9 @@ def test_filter_logs_of_a_block_filter_is_not_found(rpc):
 
 
 def test_filters_expire_unless_polled(rpc):
-    with RpcServer(rpc.node, "127.0.0.1", 0, filter_timeout=0.6) as server:
-        short = RpcNode(rpc.node, server)
+    # a second app on the same node with short-lived filters: an HTTP server in this process (the front's own spawn
+    # costs seconds and answers filters from the node's app all the same), or a second provider
+    with attach(rpc.node, "provider" if rpc.transport == "provider" else "in-process", filter_timeout=0.6) as short:
         polled, idle = short.call("eth_newBlockFilter"), short.call("eth_newFilter", {})
         for _ in range(3):
             time.sleep(0.3)
@@ -137,8 +137,9 @@ def test_filters_expire_unless_polled(rpc):
     assert rpc.error("eth_getFilterChanges", polled)["message"] == "filter not found"   # each app has its own
 
 
-def test_filters_are_served_without_dev_mode():
-    with serve(produce=False, dev=False) as r:
+@pytest.mark.parametrize("transport", ["in-process", "provider"])
+def test_filters_are_served_without_dev_mode(transport):
+    with serve(produce=False, dev=False, transport=transport) as r:
         assert "error" in r.request("eth_accounts")
         fid = r.call("eth_newBlockFilter")
         [b] = r.node.mine()
@@ -147,19 +148,20 @@ def test_filters_are_served_without_dev_mode():
 
 # -- web3.py v8 on an automining node --
 
-@pytest.fixture(scope="module")
-def w3():
-    with serve(block_time=0) as r:
-        w3 = Web3(Web3.HTTPProvider(r.url, request_kwargs={"timeout": 30}))
-        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
-        yield w3
+@pytest.fixture(scope="module", params=["in-process", "provider"])
+def auto_w3(request):
+    """web3.py over HTTP and over the provider, each on its own automining node (not named `w3`: that is the
+    smartchain plugin's fixture)."""
+    with serve(block_time=0, transport=request.param) as r:
+        yield r.web3()
 
 
 def wait(w3, tx_hash):
     return w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10, poll_latency=0.05)
 
 
-def test_web3_contract_event_filter(w3):
+def test_web3_contract_event_filter(auto_w3):
+    w3 = auto_w3
     owner, alice = to_checksum_address(OWNER.address), to_checksum_address(ALICE.address)
     factory = w3.eth.contract(abi=TOKEN["abi"], bytecode=TOKEN["bytecode"])
     receipt = wait(w3, factory.constructor("Test", "TST", 10**24).transact({"from": owner}))
@@ -181,7 +183,8 @@ def test_web3_contract_event_filter(w3):
     assert w3.eth.uninstall_filter(to_bob.filter_id) is True
 
 
-def test_web3_block_and_pending_filters(w3):
+def test_web3_block_and_pending_filters(auto_w3):
+    w3 = auto_w3
     blocks, pending = w3.eth.filter("latest"), w3.eth.filter("pending")
     carol, bob = to_checksum_address(CAROL.address), to_checksum_address(BOB.address)
     tx_hash = w3.eth.send_transaction({"from": carol, "to": bob, "value": 1})
