@@ -1,4 +1,5 @@
-"""eth_* answers over a real server, checked field by field against geth's shapes, on a small mined history:
+"""eth_* answers over a real server and over node.testing's provider, checked field by field against geth's shapes,
+on a small mined history:
 
 block 1 deploys the ERC-20; block 2 holds one transaction of each type (0, 1, 2, 4), two of them token transfers;
 block 3 three plain transfers paying tips of 3, 1 and 2 gwei; block 4 is empty; one more transaction stays pending.
@@ -10,7 +11,7 @@ from eth_utils import keccak, to_checksum_address
 
 from chainkit import GWEI, TRANSFER_TOPIC, calldata, deploy_token_raw, sign
 from node.dev.accounts import dev_accounts
-from rpcnode import serve
+from rpcnode import TRANSPORTS, serve
 
 A = dev_accounts()
 OWNER, ALICE, BOB, CAROL, DAVE, EVE, FRANK, GRACE, HENRY = A[1:10]
@@ -49,10 +50,11 @@ LOG_KEYS = ["address", "topics", "data", "blockNumber", "transactionHash", "tran
             "blockTimestamp", "logIndex", "removed"]
 
 
-@pytest.fixture(scope="module", params=["in-process", "front"])
+@pytest.fixture(scope="module", params=TRANSPORTS)
 def chain(request):
-    """Every test here runs in-process and through the JSON-RPC front process (as `smartchain run` serves it)."""
-    with serve(produce=False, front=request.param == "front") as r:
+    """Every test here runs in-process, through the JSON-RPC front process (as `smartchain run` serves it) and
+    through node.testing's provider (no HTTP)."""
+    with serve(produce=False, transport=request.param) as r:
         node = r.node
         node.send_raw_transaction(deploy_token_raw(OWNER, 0))
         [b1] = node.mine()
