@@ -1,13 +1,17 @@
-"""debug_traceTransaction / debug_traceCall over a real server: struct logs, callTracer, geth's errors."""
+"""debug_traceTransaction / debug_traceCall over a real server and over node.testing's provider (the same answers):
+struct logs, callTracer, geth's errors."""
 import pytest
 
 from chainkit import calldata, deploy_token_raw, sign
 from rpcnode import serve
 
 
-@pytest.fixture(scope="module")
-def env():
-    with serve(produce=False) as rpc:
+TRANSPORTS = ["in-process", "provider"]   # HTTP served in this process, and the provider (no front: seconds a spawn)
+
+
+@pytest.fixture(scope="module", params=TRANSPORTS)
+def env(request):
+    with serve(produce=False, transport=request.param) as rpc:
         node = rpc.node
         owner, spender = node.accounts[0], node.accounts[1]
         node.send_raw_transaction(deploy_token_raw(owner, 0, supply=1000))
@@ -48,6 +52,7 @@ def test_trace_errors_are_geths(env):
     assert err["code"] == -32602 and "cannot unmarshal" in err["message"]
 
 
-def test_debug_is_not_served_outside_dev_mode():
-    with serve(dev=False, produce=False) as rpc:  # geth leaves debug out of its default --http.api modules
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_debug_is_not_served_outside_dev_mode(transport):
+    with serve(dev=False, produce=False, transport=transport) as rpc:  # geth leaves debug out of its default --http.api modules
         assert rpc.error("debug_traceTransaction", "0x" + "11" * 32)["code"] == -32601

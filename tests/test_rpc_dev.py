@@ -1,10 +1,9 @@
-"""anvil's and Hardhat's dev methods over a real server: mining on demand, mining modes, time travel, snapshots and
-reverts, state edits, impersonation; each absent outside dev mode."""
+"""anvil's and Hardhat's dev methods over a real server and over node.testing's provider (the same answers): mining on
+demand, mining modes, time travel, snapshots and reverts, state edits, impersonation; each absent outside dev mode."""
 import time
 
 import pytest
 from web3 import Web3
-from web3.middleware import ExtraDataToPOAMiddleware
 
 from chainkit import calldata, token_balance
 from rpc import dev
@@ -12,12 +11,21 @@ from rpcnode import ALICE, BOB, OWNER, deploy_token, head, hx, send, serve, tran
 
 STRANGER = "0x" + "5e" * 20
 WHALE = "0x" + "77" * 20   # an address nobody holds a key for
+TRANSPORTS = ["in-process", "provider"]   # HTTP served in this process, and the provider (no front: seconds a spawn)
+over_each = pytest.mark.parametrize("transport", TRANSPORTS)
 
 
-@pytest.fixture
-def r():
+@pytest.fixture(params=TRANSPORTS)
+def r(request):
     """A fresh dev node per test: these methods change the chain under every other test's feet."""
-    with serve(produce=False) as node:
+    with serve(produce=False, transport=request.param) as node:
+        yield node
+
+
+@pytest.fixture(scope="module", params=TRANSPORTS)
+def prod(request):
+    """A node outside dev mode (no unlocked accounts, no dev-only namespaces), one per module and transport."""
+    with serve(produce=False, dev=False, transport=request.param) as node:
         yield node
 
 
@@ -57,8 +65,9 @@ def test_mining_more_blocks_than_one_request_may_is_refused(r):
     assert head(r) == 0
 
 
-def test_automine_switches_off_and_on():
-    with serve(block_time=0) as r:   # automine, production loop running
+@over_each
+def test_automine_switches_off_and_on(transport):
+    with serve(block_time=0, transport=transport) as r:   # automine, production loop running
         assert r.call("anvil_getAutomine") is True
         assert r.call("evm_setAutomine", False) is None
         assert r.call("hardhat_getAutomine") is False
@@ -72,8 +81,9 @@ def test_automine_switches_off_and_on():
         assert wait_for_receipt(r, auto)["status"] == "0x1"
 
 
-def test_interval_mining_makes_empty_blocks_until_switched_off():
-    with serve(block_time=0) as r:
+@over_each
+def test_interval_mining_makes_empty_blocks_until_switched_off(transport):
+    with serve(block_time=0, transport=transport) as r:
         r.call("evm_setIntervalMining", 1)
         assert r.call("anvil_getAutomine") is False
         start = head(r)
@@ -274,8 +284,7 @@ def test_auto_impersonation_lets_any_address_send(r):
 
 
 def test_web3py_drives_snapshots_and_impersonation(r):
-    w3 = Web3(Web3.HTTPProvider(r.url))
-    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    w3 = r.web3()
     whale = Web3.to_checksum_address(WHALE)
     snap = w3.provider.make_request("evm_snapshot", [])["result"]
     w3.provider.make_request("anvil_setBalance", [whale, hex(10**19)])
@@ -291,8 +300,8 @@ def test_web3py_drives_snapshots_and_impersonation(r):
 # -- outside dev mode --
 
 @pytest.mark.parametrize("method", sorted(dev.METHODS))
-def test_dev_methods_are_absent_outside_dev_mode(prod_rpc, method):
-    assert prod_rpc.error(method) == {"code": -32601, "message": f"the method {method} does not exist/is not available"}
+def test_dev_methods_are_absent_outside_dev_mode(prod, method):
+    assert prod.error(method) == {"code": -32601, "message": f"the method {method} does not exist/is not available"}
 
 
 def test_an_endless_eth_call_is_aborted_after_geth_s_5_s_and_the_node_goes_on(r):
