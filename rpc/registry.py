@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Callable, Collection
 
-from rpc import (accesslist, accounts, admin, blocktrace, chaininfo, debug, debugraw, dev, eth, fees, filters, logs, net,
-                 proofs, simargs, simulate, subscriptions, testing, txpool, web3)
+from rpc import (accesslist, accounts, admin, blocktrace, chaininfo, debug, debugraw, dev, eth, fees, filters, finality,
+                 logs, net, parlia, proofs, simargs, simulate, subscriptions, testing, txpool, web3)
 from rpc.errors import InvalidParams, MethodNotFound
 from rpc.filters import FilterManager, Id, parse_id
 from rpc.params import PARSERS as PARAM_PARSERS, Data, ParamError
@@ -38,7 +38,8 @@ PARSERS: dict[Any, Callable[[Any], Any]] = {**PARAM_PARSERS, Id: parse_id,
                                              simargs.SimOptsArg: simargs.parse_sim_opts,
                                              testing.PayloadAttributes: testing.parse_payload_attributes,
                                              testing.RawTransactions: testing.parse_raw_transactions,
-                                             testing.ExtraData: PARAM_PARSERS[Data]}
+                                             testing.ExtraData: PARAM_PARSERS[Data],
+                                             finality.ValidatorCount: finality.parse_validator_count}
 
 METHODS: dict[str, Callable] = {
     "web3_clientVersion": web3.client_version,
@@ -81,6 +82,8 @@ METHODS: dict[str, Callable] = {
     "eth_capabilities": chaininfo.capabilities,
     "eth_getStorageValues": proofs.get_storage_values,
     "eth_getLogs": logs.get_logs,
+    "eth_getFinalizedHeader": finality.get_finalized_header,
+    "eth_getFinalizedBlock": finality.get_finalized_block,
 }
 
 # Handlers that answer from memory or one committed-db read and never wait on a lock: the server runs them on its
@@ -135,6 +138,10 @@ DEV_METHODS: dict[str, Callable] = {
 # Namespaces outside geth's default modules: served in dev mode, else only when asked for (geth's --http.api).
 OPTIONAL_MODULES: dict[str, dict[str, Callable]] = {
     "admin": admin.METHODS,
+    "parlia": {
+        "parlia_getJustifiedNumber": parlia.get_justified_number,
+        "parlia_getFinalizedNumber": parlia.get_finalized_number,
+    },
     "testing": {
         "testing_buildBlockV1": testing.build_block_v1,
     },
