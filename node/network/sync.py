@@ -6,6 +6,11 @@ One sync: the peer's head header, the common ancestor (binary search over block 
 for, then bodies 128 at a time matched to their headers, then each block in order through the node's import path
 (in the import thread). A peer whose answers do not add up (unlinked or invalid headers, bodies that do not match,
 a block the chain refuses) is dropped; one that merely has less than it claimed ends the sync.
+
+After the merge total difficulty stops growing (proof-of-stake blocks have difficulty 0) and geth's eth/68 Status
+leaves it out (0 on the wire), so on a chain with a terminal total difficulty a peer whose head we do not know is
+also a candidate: its head header is asked for once, and a head higher than ours is synced to (there is no
+consensus client here to name the head; the highest chain that imports is the one to follow).
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ log = logging.getLogger("smartchain.network.sync")
 
 SYNC_INTERVAL = 10.0   # BSC's forceSyncCycle
 QUIET_BLOCKS = 4096
+PROBED_HEADS = 1024   # (peer, head) pairs whose height was already asked for after the merge
 
 
 class InvalidBlock(PeerLied):
@@ -61,6 +67,7 @@ class Syncer:
         self.progress: SyncProgress | None = None
         self.quiet = KnownSet(QUIET_BLOCKS)   # blocks sync imports: not gossiped (geth's downloader does not)
         self.completed = 0               # syncs that reached their target
+        self._probed = KnownSet(PROBED_HEADS)
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
 
@@ -86,11 +93,44 @@ class Syncer:
         return chain.chaindb.get_score(chain.head.hash)
 
     async def sync_best(self) -> bool:
-        """Sync from the heaviest peer if it is heavier than us; True if a sync ran to its target."""
+        """Sync from the heaviest peer if it is heavier than us (after the merge: from a peer whose head is higher
+        than ours); True if a sync ran to its target."""
         best = self.peers.best()
-        if best is None or best.td <= self.our_td():
+        if best is not None and best.td > self.our_td():
+            return await self.sync_to(best, best.head)
+        return await self._sync_past_merge()
+
+    def past_merge(self, td: int) -> bool:
+        """Whether a peer announcing total difficulty `td` is compared with us by height rather than by difficulty:
+        on a chain with a terminal total difficulty, once we or it reached it, or when it sent none (geth)."""
+        terminal = self.node.chain.schedule.terminal_total_difficulty
+        if terminal is None or self.node.chain.config.is_parlia:
             return False
-        return await self.sync_to(best, best.head)
+        return td == 0 or td >= terminal or self.our_td() >= terminal
+
+    async def _sync_past_merge(self) -> bool:
+        chain = self.node.chain
+        for state in list(self.peers):
+            if not self.past_merge(state.td) or not state.head or chain.header_by_hash(state.head) is not None:
+                continue
+            probe = state.id.encode() + state.head
+            if probe in self._probed:   # a head no higher than ours when asked: not asked again
+                continue
+            try:
+                head = await self._one_header(state, state.head)
+            except _PeerHasLess:
+                await self._drop(state, MissingHead(f"peer does not serve its head 0x{state.head.hex()}"))
+                continue
+            except PeerLied as exc:
+                await self._drop(state, exc)
+                continue
+            except (PeerDisconnected, RequestTimeout) as exc:
+                log.debug("head of %s not fetched: %s", state.id[:16], exc)
+                continue
+            if head.block_number > chain.head.block_number:
+                return await self.sync_to(state, state.head)
+            self._probed.add(probe)
+        return False
 
     # -- how --------------------------------------------------------------------------------------------------------
     async def sync_to(self, state: PeerState, target: bytes) -> bool:
