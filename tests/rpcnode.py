@@ -115,7 +115,10 @@ class ProvidedRpcNode(RpcNode):
         raise NotHttp("the provider transport has no HTTP exchange: this test is about HTTP")
 
     def request(self, method: str, *params: Any, request_id: Any = 1) -> dict:
-        return self.server.make_request(method, list(params))
+        answer = self.server.make_request(method, list(params))
+        # what HTTP would carry: the same after a JSON round trip (no tuples, bytes or non-string keys on the way)
+        assert json.loads(json.dumps(answer)) == answer, f"{method}: the provider's answer is not JSON's: {answer!r}"
+        return answer
 
     def web3(self) -> Web3:
         return _with_poa(Web3(self.server))

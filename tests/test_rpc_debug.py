@@ -6,7 +6,7 @@ from chainkit import calldata, deploy_token_raw, sign
 from rpcnode import serve
 
 
-TRANSPORTS = ["in-process", "provider"]   # HTTP served in this process, and the provider (no front: seconds a spawn)
+TRANSPORTS = ["in-process", "provider"]   # HTTP served in this process, and the provider (a front per node: seconds)
 
 
 @pytest.fixture(scope="module", params=TRANSPORTS)
@@ -54,5 +54,6 @@ def test_trace_errors_are_geths(env):
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_debug_is_not_served_outside_dev_mode(transport):
-    with serve(dev=False, produce=False, transport=transport) as rpc:  # geth leaves debug out of its default --http.api modules
+    # geth leaves debug out of its default --http.api modules
+    with serve(dev=False, produce=False, transport=transport) as rpc:
         assert rpc.error("debug_traceTransaction", "0x" + "11" * 32)["code"] == -32601

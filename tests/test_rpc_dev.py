@@ -11,7 +11,7 @@ from rpcnode import ALICE, BOB, OWNER, deploy_token, head, hx, send, serve, tran
 
 STRANGER = "0x" + "5e" * 20
 WHALE = "0x" + "77" * 20   # an address nobody holds a key for
-TRANSPORTS = ["in-process", "provider"]   # HTTP served in this process, and the provider (no front: seconds a spawn)
+TRANSPORTS = ["in-process", "provider"]   # HTTP served in this process, and the provider (a front per node: seconds)
 over_each = pytest.mark.parametrize("transport", TRANSPORTS)
 
 

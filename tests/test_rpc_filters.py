@@ -161,15 +161,14 @@ def wait(w3, tx_hash):
 
 
 def test_web3_contract_event_filter(auto_w3):
-    w3 = auto_w3
     owner, alice = to_checksum_address(OWNER.address), to_checksum_address(ALICE.address)
-    factory = w3.eth.contract(abi=TOKEN["abi"], bytecode=TOKEN["bytecode"])
-    receipt = wait(w3, factory.constructor("Test", "TST", 10**24).transact({"from": owner}))
-    token = w3.eth.contract(address=receipt.contractAddress, abi=TOKEN["abi"])
+    factory = auto_w3.eth.contract(abi=TOKEN["abi"], bytecode=TOKEN["bytecode"])
+    receipt = wait(auto_w3, factory.constructor("Test", "TST", 10**24).transact({"from": owner}))
+    token = auto_w3.eth.contract(address=receipt.contractAddress, abi=TOKEN["abi"])
     event_filter = token.events.Transfer.create_filter(from_block="latest")
     assert event_filter.get_new_entries() == []
-    first = wait(w3, token.functions.transfer(alice, 700).transact({"from": owner}))
-    second = wait(w3, token.functions.transfer(alice, 5).transact({"from": owner}))
+    first = wait(auto_w3, token.functions.transfer(alice, 700).transact({"from": owner}))
+    second = wait(auto_w3, token.functions.transfer(alice, 5).transact({"from": owner}))
     entries = event_filter.get_new_entries()
     assert [(e.event, e.args["from"], e.args.to, e.args.value) for e in entries] == [
         ("Transfer", owner, alice, 700), ("Transfer", owner, alice, 5)]
@@ -178,17 +177,16 @@ def test_web3_contract_event_filter(auto_w3):
     assert [e.args.value for e in event_filter.get_all_entries()] == [5]   # fromBlock latest: the head's logs
     bob = to_checksum_address(BOB.address)
     to_bob = token.events.Transfer.create_filter(from_block=0, argument_filters={"to": bob})
-    wait(w3, token.functions.transfer(bob, 9).transact({"from": owner}))
+    wait(auto_w3, token.functions.transfer(bob, 9).transact({"from": owner}))
     assert [e.args.value for e in to_bob.get_new_entries()] == [9]
-    assert w3.eth.uninstall_filter(to_bob.filter_id) is True
+    assert auto_w3.eth.uninstall_filter(to_bob.filter_id) is True
 
 
 def test_web3_block_and_pending_filters(auto_w3):
-    w3 = auto_w3
-    blocks, pending = w3.eth.filter("latest"), w3.eth.filter("pending")
+    blocks, pending = auto_w3.eth.filter("latest"), auto_w3.eth.filter("pending")
     carol, bob = to_checksum_address(CAROL.address), to_checksum_address(BOB.address)
-    tx_hash = w3.eth.send_transaction({"from": carol, "to": bob, "value": 1})
-    receipt = wait(w3, tx_hash)
+    tx_hash = auto_w3.eth.send_transaction({"from": carol, "to": bob, "value": 1})
+    receipt = wait(auto_w3, tx_hash)
     assert receipt.blockHash in blocks.get_new_entries()
     assert tx_hash in pending.get_new_entries()
     assert pending.get_new_entries() == []

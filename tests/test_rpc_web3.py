@@ -1,13 +1,12 @@
-"""web3.py v8 over HTTP against a real automining node: the flows wallets and scripts use, end to end."""
+"""web3.py v8 over HTTP and over node.testing's provider (the same answers and exceptions) against a real automining
+node: the flows wallets and scripts use, end to end."""
 import time
 
 import pytest
 from eth_abi import decode
 from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
-from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
-from web3.middleware import ExtraDataToPOAMiddleware
 
 from chainkit import GWEI, TOKEN, calldata
 from node.dev.accounts import dev_accounts
@@ -18,50 +17,50 @@ OWNER, ALICE, BOB, CAROL = (to_checksum_address(a.address) for a in ACCOUNTS[:4]
 INSUFFICIENT_BALANCE = function_signature_to_4byte_selector("InsufficientBalance(address,uint256,uint256)")
 
 
-@pytest.fixture(scope="module")
-def rpc():
-    with serve(block_time=0) as r:
+@pytest.fixture(scope="module", params=["in-process", "provider"])
+def rpc(request):
+    """An automining node served over HTTP in this process, then one answered by the provider."""
+    with serve(block_time=0, transport=request.param) as r:
         yield r
 
 
 @pytest.fixture(scope="module")
-def w3(rpc):
-    w3 = Web3(Web3.HTTPProvider(rpc.url, request_kwargs={"timeout": 30}))
-    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)   # Parlia extraData is > 32 bytes, as on BSC
-    return w3
+def rpc_w3(rpc):
+    """web3.py over `rpc`'s transport, PoA middleware injected (not named `w3`: that is the smartchain plugin's)."""
+    return rpc.web3()
 
 
 @pytest.fixture(scope="module")
-def token(w3):
-    factory = w3.eth.contract(abi=TOKEN["abi"], bytecode=TOKEN["bytecode"])
+def token(rpc_w3):
+    factory = rpc_w3.eth.contract(abi=TOKEN["abi"], bytecode=TOKEN["bytecode"])
     tx_hash = factory.constructor("Test", "TST", 10**24).transact({"from": OWNER})
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10, poll_latency=0.05)
+    receipt = rpc_w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10, poll_latency=0.05)
     assert receipt.status == 1 and receipt.contractAddress
-    return w3.eth.contract(address=receipt.contractAddress, abi=TOKEN["abi"])
+    return rpc_w3.eth.contract(address=receipt.contractAddress, abi=TOKEN["abi"])
 
 
 def wait(w3, tx_hash):
     return w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10, poll_latency=0.05)
 
 
-def test_chain_basics(w3):
-    assert w3.is_connected()
-    assert w3.eth.chain_id == 714
-    assert w3.net.version == "714"
-    assert w3.client_version == "smartchain/v0.1.0/python"
-    assert w3.eth.get_balance(OWNER) > 0
-    assert w3.eth.accounts[:2] == [OWNER, ALICE]
-    assert w3.eth.gas_price == GWEI
-    assert w3.eth.syncing is False
-    latest = w3.eth.get_block("latest")
-    assert latest.number == w3.eth.block_number and latest.baseFeePerGas == 0
+def test_chain_basics(rpc_w3):
+    assert rpc_w3.is_connected()
+    assert rpc_w3.eth.chain_id == 714
+    assert rpc_w3.net.version == "714"
+    assert rpc_w3.client_version == "smartchain/v0.1.0/python"
+    assert rpc_w3.eth.get_balance(OWNER) > 0
+    assert rpc_w3.eth.accounts[:2] == [OWNER, ALICE]
+    assert rpc_w3.eth.gas_price == GWEI
+    assert rpc_w3.eth.syncing is False
+    latest = rpc_w3.eth.get_block("latest")
+    assert latest.number == rpc_w3.eth.block_number and latest.baseFeePerGas == 0
 
 
-def test_deploy_transfer_and_read_events(w3, token):
+def test_deploy_transfer_and_read_events(rpc_w3, token):
     assert token.functions.balanceOf(OWNER).call() == 10**24
     assert token.functions.symbol().call() == "TST"
     tx_hash = token.functions.transfer(ALICE, 700).transact({"from": OWNER})
-    receipt = wait(w3, tx_hash)
+    receipt = wait(rpc_w3, tx_hash)
     assert receipt.status == 1
     assert token.functions.balanceOf(ALICE).call() == 700
     [event] = token.events.Transfer().process_receipt(receipt)
@@ -69,13 +68,13 @@ def test_deploy_transfer_and_read_events(w3, token):
     logs = token.events.Transfer.get_logs(from_block=0, argument_filters={"to": ALICE})
     assert [(e.args.value, e.blockNumber, e.transactionHash) for e in logs] == [
         (700, receipt.blockNumber, receipt.transactionHash)]
-    raw = w3.eth.get_logs({"fromBlock": 0, "toBlock": "latest", "address": token.address,
+    raw = rpc_w3.eth.get_logs({"fromBlock": 0, "toBlock": "latest", "address": token.address,
                            "topics": [keccak(text="Transfer(address,address,uint256)")]})
     assert len(raw) >= 2   # the mint in the constructor and this transfer
     assert all(log.address == token.address for log in raw)
 
 
-def test_custom_error_from_call_and_estimate(w3, token):
+def test_custom_error_from_call_and_estimate(rpc_w3, token):
     for attempt in (token.functions.transfer(BOB, 1).call, token.functions.transfer(BOB, 1).estimate_gas):
         with pytest.raises(ContractCustomError) as info:
             attempt({"from": CAROL})
@@ -84,7 +83,7 @@ def test_custom_error_from_call_and_estimate(w3, token):
         assert decode(["address", "uint256", "uint256"], data[4:]) == (CAROL.lower(), 0, 1)
 
 
-def test_require_string_from_call_and_estimate(w3, token):
+def test_require_string_from_call_and_estimate(rpc_w3, token):
     transfer_from = token.functions.transferFrom(OWNER, BOB, 5)
     for attempt in (transfer_from.call, transfer_from.estimate_gas):
         with pytest.raises(ContractLogicError) as info:
@@ -93,43 +92,43 @@ def test_require_string_from_call_and_estimate(w3, token):
         assert info.value.message == "execution reverted: ERC20: insufficient allowance"
 
 
-def test_estimate_searches_for_gasleft_dependent_code(w3, token):
+def test_estimate_searches_for_gasleft_dependent_code(rpc_w3, token):
     gas = token.functions.burnGas(20).estimate_gas({"from": OWNER})
-    receipt = wait(w3, token.functions.burnGas(20).transact({"from": OWNER, "gas": gas}))
+    receipt = wait(rpc_w3, token.functions.burnGas(20).transact({"from": OWNER, "gas": gas}))
     assert receipt.status == 1 and receipt.gasUsed < gas
 
 
 @pytest.mark.parametrize("dynamic", [False, True])
-def test_signed_legacy_and_eip1559_sends(w3, dynamic):
+def test_signed_legacy_and_eip1559_sends(rpc_w3, dynamic):
     sender = ACCOUNTS[5]
     tx = {"to": CAROL, "value": 12345, "gas": 21000, "chainId": 714,
-          "nonce": w3.eth.get_transaction_count(to_checksum_address(sender.address), "pending")}
+          "nonce": rpc_w3.eth.get_transaction_count(to_checksum_address(sender.address), "pending")}
     if dynamic:
-        tx.update(maxFeePerGas=2 * GWEI, maxPriorityFeePerGas=w3.eth.max_priority_fee)
+        tx.update(maxFeePerGas=2 * GWEI, maxPriorityFeePerGas=rpc_w3.eth.max_priority_fee)
     else:
-        tx["gasPrice"] = w3.eth.gas_price
+        tx["gasPrice"] = rpc_w3.eth.gas_price
     signed = Account.sign_transaction(tx, sender.private_key)
-    before = w3.eth.get_balance(CAROL)
-    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-    receipt = wait(w3, tx_hash)
+    before = rpc_w3.eth.get_balance(CAROL)
+    tx_hash = rpc_w3.eth.send_raw_transaction(signed.raw_transaction)
+    receipt = wait(rpc_w3, tx_hash)
     assert receipt.status == 1 and receipt.type == (2 if dynamic else 0)
     assert receipt.effectiveGasPrice == GWEI and receipt.gasUsed == 21000
-    assert w3.eth.get_balance(CAROL) == before + 12345
-    mined = w3.eth.get_transaction(tx_hash)
+    assert rpc_w3.eth.get_balance(CAROL) == before + 12345
+    mined = rpc_w3.eth.get_transaction(tx_hash)
     assert mined.blockNumber == receipt.blockNumber and mined["from"] == to_checksum_address(sender.address)
     assert mined.gasPrice == GWEI
 
 
-def test_send_transaction_fills_fields_and_reports_pool_errors(rpc, w3):
+def test_send_transaction_fills_fields_and_reports_pool_errors(rpc, rpc_w3):
     tx_hash = rpc.call("eth_sendTransaction", {"from": ALICE.lower(), "to": BOB.lower(), "value": "0x1"})
-    receipt = wait(w3, tx_hash)
+    receipt = wait(rpc_w3, tx_hash)
     assert receipt.status == 1 and receipt.type == 2
-    tx = w3.eth.get_transaction(tx_hash)   # node defaults: tip suggested, cap = tip + 2 * base fee, gas estimated
+    tx = rpc_w3.eth.get_transaction(tx_hash)   # node defaults: tip suggested, cap = tip + 2 * base fee, gas estimated
     assert (tx.maxPriorityFeePerGas, tx.maxFeePerGas, tx.gas) == (GWEI, GWEI, 21000)
-    legacy = wait(w3, w3.eth.send_transaction({"from": ALICE, "to": BOB, "value": 1, "gasPrice": 2 * GWEI}))
+    legacy = wait(rpc_w3, rpc_w3.eth.send_transaction({"from": ALICE, "to": BOB, "value": 1, "gasPrice": 2 * GWEI}))
     assert legacy.type == 0 and legacy.effectiveGasPrice == 2 * GWEI
     with pytest.raises(Web3RPCError, match="nonce too low"):
-        w3.eth.send_transaction({"from": ALICE, "to": BOB, "value": 1, "nonce": 0})
+        rpc_w3.eth.send_transaction({"from": ALICE, "to": BOB, "value": 1, "nonce": 0})
     assert rpc.error("eth_sendTransaction", {"from": "0x" + "12" * 20, "to": BOB, "value": "0x1"}) == {
         "code": -32000, "message": "unknown account"}
 

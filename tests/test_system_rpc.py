@@ -5,10 +5,8 @@ import json
 
 import pytest
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
-from web3 import Web3
 from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
-from web3.middleware import ExtraDataToPOAMiddleware
 
 from consensus.system import STAKE_HUB, SystemParams, genesis_alloc_json
 from node.dev.accounts import dev_accounts
@@ -36,15 +34,14 @@ def node(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def w3(node):
-    w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 30}))
-    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
-    return w3
+def rpc_w3(node):
+    """web3.py over the node's HTTP server (not named `w3`: that is the smartchain plugin's fixture)."""
+    return node.web3()
 
 
 @pytest.fixture(scope="module")
-def hub(w3):
-    return w3.eth.contract(address=to_checksum_address(STAKE_HUB), abi=STAKE_HUB_ABI)
+def hub(rpc_w3):
+    return rpc_w3.eth.contract(address=to_checksum_address(STAKE_HUB), abi=STAKE_HUB_ABI)
 
 
 def mined(w3, tx_hash):
@@ -53,22 +50,22 @@ def mined(w3, tx_hash):
     return receipt
 
 
-def test_system_contract_addresses_have_code(w3):
-    assert w3.eth.get_code(to_checksum_address(STAKE_HUB)) != b""   # Solidity callers check extcodesize
+def test_system_contract_addresses_have_code(rpc_w3):
+    assert rpc_w3.eth.get_code(to_checksum_address(STAKE_HUB)) != b""   # Solidity callers check extcodesize
 
 
-def test_create_delegate_undelegate_and_claim_after_unbonding(w3, hub):
+def test_create_delegate_undelegate_and_claim_after_unbonding(rpc_w3, hub):
     assert hub.functions.unbondPeriod().call() == UNBOND_PERIOD
     create = hub.functions.createValidator(CONSENSUS, VOTE_ADDRESS, BLS_PROOF, (700, 3000, 100), DESCRIPTION)
     gas = create.estimate_gas({"from": OPERATOR, "value": 1_500 * ETHER})
-    receipt = mined(w3, create.transact({"from": OPERATOR, "value": 1_500 * ETHER}))
+    receipt = mined(rpc_w3, create.transact({"from": OPERATOR, "value": 1_500 * ETHER}))
     assert receipt.gasUsed <= gas
     [created] = hub.events.ValidatorCreated().process_receipt(receipt, errors=DISCARD)
     assert (created.args.consensusAddress, created.args.operatorAddress, created.args.voteAddress) \
         == (CONSENSUS, OPERATOR, VOTE_ADDRESS)
     operators, credits, total = hub.functions.getValidators(0, 0).call()
     assert total == 2 and operators[-1] == OPERATOR and credits[-1] == created.args.creditContract
-    credit = w3.eth.contract(address=created.args.creditContract, abi=STAKE_CREDIT_ABI)
+    credit = rpc_w3.eth.contract(address=created.args.creditContract, abi=STAKE_CREDIT_ABI)
     assert credit.functions.getPooledBNB(OPERATOR).call() == 1_499 * ETHER
 
     # the same moniker again: BSC's custom error, as ethers/web3 decode it
@@ -77,13 +74,13 @@ def test_create_delegate_undelegate_and_claim_after_unbonding(w3, hub):
                                       (700, 3000, 100), DESCRIPTION).call({"from": DELEGATOR, "value": 1_500 * ETHER})
     assert refused.value.data == "0x" + function_signature_to_4byte_selector("DuplicateMoniker()").hex()
 
-    receipt = mined(w3, hub.functions.delegate(OPERATOR, True).transact({"from": DELEGATOR, "value": 25 * ETHER}))
+    receipt = mined(rpc_w3, hub.functions.delegate(OPERATOR, True).transact({"from": DELEGATOR, "value": 25 * ETHER}))
     [delegated] = hub.events.Delegated().process_receipt(receipt, errors=DISCARD)
     assert (delegated.args.delegator, delegated.args.bnbAmount) == (DELEGATOR, 25 * ETHER)
     shares = credit.functions.balanceOf(DELEGATOR).call()
     assert shares == delegated.args.shares and credit.functions.getPooledBNB(DELEGATOR).call() == 25 * ETHER
 
-    receipt = mined(w3, hub.functions.undelegate(OPERATOR, shares).transact({"from": DELEGATOR}))
+    receipt = mined(rpc_w3, hub.functions.undelegate(OPERATOR, shares).transact({"from": DELEGATOR}))
     [undelegated] = hub.events.Undelegated().process_receipt(receipt, errors=DISCARD)
     amount = undelegated.args.bnbAmount
     assert undelegated.args.shares == shares and amount == 25 * ETHER
@@ -93,16 +90,16 @@ def test_create_delegate_undelegate_and_claim_after_unbonding(w3, hub):
         hub.functions.claim(OPERATOR, 0).call({"from": DELEGATOR})
     assert early.value.data == "0x" + function_signature_to_4byte_selector("NoClaimableUnbondRequest()").hex()
 
-    unlock = w3.eth.get_block(receipt.blockNumber).timestamp + UNBOND_PERIOD
-    w3.provider.make_request("evm_setNextBlockTimestamp", [unlock - 1])
-    w3.provider.make_request("evm_mine", [])
+    unlock = rpc_w3.eth.get_block(receipt.blockNumber).timestamp + UNBOND_PERIOD
+    rpc_w3.provider.make_request("evm_setNextBlockTimestamp", [unlock - 1])
+    rpc_w3.provider.make_request("evm_mine", [])
     assert credit.functions.claimableUnbondRequest(DELEGATOR).call() == 0      # one second early
-    w3.provider.make_request("evm_mine", [])
+    rpc_w3.provider.make_request("evm_mine", [])
     assert credit.functions.claimableUnbondRequest(DELEGATOR).call() == 1
-    before = w3.eth.get_balance(DELEGATOR)
-    receipt = mined(w3, hub.functions.claim(OPERATOR, 0).transact({"from": DELEGATOR}))
+    before = rpc_w3.eth.get_balance(DELEGATOR)
+    receipt = mined(rpc_w3, hub.functions.claim(OPERATOR, 0).transact({"from": DELEGATOR}))
     [claimed] = hub.events.Claimed().process_receipt(receipt, errors=DISCARD)
     assert claimed.args.bnbAmount == amount
     fee = receipt.gasUsed * receipt.effectiveGasPrice
-    assert w3.eth.get_balance(DELEGATOR) == before + amount - fee
+    assert rpc_w3.eth.get_balance(DELEGATOR) == before + amount - fee
     assert credit.functions.pendingUnbondRequest(DELEGATOR).call() == 0
