@@ -1,5 +1,7 @@
 """The pytest plugin (node/testing/plugin.py) as a user meets it: tests/sample_project run by pytest in a
-subprocess from a fresh directory, alone and under pytest-xdist, and a plain test that must not pay for it."""
+subprocess from a fresh directory, alone and under pytest-xdist, and a plain test that must not pay for it; no fixture
+of the repository's own tests hides one of the plugin's."""
+import ast
 import json
 import re
 import shutil
@@ -66,10 +68,37 @@ def test_under_xdist_each_worker_has_its_own_chain(tmp_path):
     assert counts == {"passed": 23}, output
     seen = [json.loads(p.read_text()) | {"file": p.name} for p in reports.glob("vault-*.json")]
     assert len(seen) == 2 and all(s["head"] == 0 for s in seen)   # both modules met a fresh chain
-    workers = {s["file"].split("-")[1] for s in seen}
-    if len(workers) == 2:   # loadfile spread the two copies over both workers: two chains, two data dirs
-        assert len({s["datadir"] for s in seen}) == 2
+    # loadfile hands each worker one file first, the files with most tests first: one vault copy on each worker,
+    # each on its own chain in its own data dir
+    assert {s["file"].split("-")[1] for s in seen} == {"gw0", "gw1"}
+    assert len({s["datadir"] for s in seen}) == 2
     assert {p.name.split("-")[1] for p in reports.glob("*.json")} == {"gw0", "gw1"}
+
+
+def test_no_fixture_of_the_repository_s_tests_shadows_the_plugin_s(repo_root):
+    """A module's own `w3` (or `accounts`...) would silently replace the plugin's for that module's tests."""
+    plugin = {name for name, _ in fixtures_of(repo_root / "node" / "testing" / "plugin.py")
+              if not name.startswith("_")}
+    assert {"smartchain", "w3", "accounts", "deploy", "devnet", "load_fixture"} <= plugin
+    shadows = [f"{path.relative_to(repo_root)}:{line} {name}" for path in sorted((repo_root / "tests").rglob("*.py"))
+               for name, line in fixtures_of(path) if name in plugin]
+    assert shadows == []
+
+
+def fixtures_of(path: Path) -> list[tuple[str, int]]:
+    """(name, line) of each function decorated as a pytest fixture in a Python file; `name=` wins over the def's."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for decorator in node.decorator_list:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            if ast.unparse(target) not in ("pytest.fixture", "fixture"):
+                continue
+            named = [k.value.value for k in getattr(decorator, "keywords", ())
+                     if k.arg == "name" and isinstance(k.value, ast.Constant)]
+            found.append((named[0] if named else node.name, node.lineno))
+    return found
 
 
 def test_a_test_that_uses_no_plugin_fixture_loads_no_node(tmp_path):
