@@ -222,15 +222,35 @@ def receipt(h: BlockHeaderAPI, tx: SignedTransactionAPI, index: int, r: ReceiptA
 
 def log(h: BlockHeaderAPI, tx_hash: bytes, tx_index: int, log_index: int, entry) -> dict:
     """geth's types.Log in field order; `removed` is false for logs of canonical blocks."""
+    return raw_log(LogBlock.of(h), tx_hash, tx_index, log_index, entry.address,
+                   [t.to_bytes(32, "big") for t in entry.topics], entry.data)
+
+
+@dataclass(frozen=True)
+class LogBlock:
+    """The block fields every log of one block repeats, encoded once."""
+
+    number: str
+    hash: str
+    timestamp: str
+
+    @classmethod
+    def of(cls, h: BlockHeaderAPI) -> "LogBlock":
+        return cls(quantity(h.block_number), data(h.hash), quantity(h.timestamp))
+
+
+def raw_log(where: LogBlock, tx_hash: bytes, tx_index: int, log_index: int, address_: bytes,
+            topics: Sequence[bytes], data_: bytes) -> dict:
+    """geth's types.Log from the log's own bytes (topics as 32-byte words), in field order."""
     return {
-        "address": address(entry.address),
-        "topics": [word(t) for t in entry.topics],
-        "data": data(entry.data),
-        "blockNumber": quantity(h.block_number),
-        "transactionHash": data(tx_hash),
-        "transactionIndex": quantity(tx_index),
-        "blockHash": data(h.hash),
-        "blockTimestamp": quantity(h.timestamp),
-        "logIndex": quantity(log_index),
+        "address": "0x" + address_.hex(),
+        "topics": ["0x" + t.hex() for t in topics],
+        "data": "0x" + data_.hex(),
+        "blockNumber": where.number,
+        "transactionHash": "0x" + tx_hash.hex(),
+        "transactionIndex": hex(tx_index),
+        "blockHash": where.hash,
+        "blockTimestamp": where.timestamp,
+        "logIndex": hex(log_index),
         "removed": False,
     }
