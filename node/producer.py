@@ -111,13 +111,17 @@ class Producer:
             if timestamp_ms is None:
                 timestamp_ms, self.next_timestamp_ms = self.next_timestamp_ms, None
             now = self.clock.now_ms() if timestamp_ms is None else timestamp_ms
-            fields = self.chain.engine.prepare(head, self.address, now)
-            built = self.chain.build_block(head, fields, self.pool.pending_for_block())
-            # the built transaction objects, not deep copies: their senders were recovered in the pool
-            block = built.block.copy(header=self.chain.engine.seal(built.block.header, self.key),
-                                     transactions=built.block.transactions)
-            self.chain.mark_executed(block, built.receipts)
-            result = self.chain.import_block(block, check_future=False)
+            # one LMDB write transaction for the whole block: a snapshot checkpoint prepare may store, the state,
+            # transaction and receipt tries the build writes, then the header, body, indexes and head pointer (one
+            # commit, one fsync, instead of one per py-evm batch); a failure leaves nothing of the block stored
+            with self.chain.db.transaction():
+                fields = self.chain.engine.prepare(head, self.address, now)
+                built = self.chain.build_block(head, fields, self.pool.pending_for_block())
+                # the built transaction objects, not deep copies: their senders were recovered in the pool
+                block = built.block.copy(header=self.chain.engine.seal(built.block.header, self.key),
+                                         transactions=built.block.transactions)
+                self.chain.mark_executed(block, built.receipts)
+                result = self.chain.import_block(block, check_future=False)
             self._last_ms = now
             self._update_pool(result)
             for tx, reason in built.rejected:

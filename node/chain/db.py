@@ -27,8 +27,13 @@ DEFAULT_MAP_SIZE = 1 << 40  # address space only: LMDB's file grows with the dat
 class LmdbDB(BaseAtomicDB):
     """py-evm AtomicDatabaseAPI over one LMDB environment, with per-block write transactions."""
 
-    def __init__(self, path: str | os.PathLike, *, map_size: int = DEFAULT_MAP_SIZE, readonly: bool = False):
-        """`readonly`: a reader in another process (the JSON-RPC front) of a store the node's process writes."""
+    def __init__(self, path: str | os.PathLike, *, map_size: int = DEFAULT_MAP_SIZE, readonly: bool = False,
+                 durable: bool = True):
+        """`readonly`: a reader in another process (the JSON-RPC front) of a store the node's process writes.
+        `durable` False: commits are not flushed to disk (no fsync), for a throwaway data dir that nothing reopens
+        after a crash (a temporary chain for tests); a commit then costs microseconds instead of an fsync. A crash
+        may lose the last commits but never mixes two: LMDB's copy-on-write pages still switch atomically."""
+        self.durable = durable
         self.path = Path(path)
         self._datalock: DataDirLock | None = None
         if not readonly:
@@ -38,8 +43,8 @@ class LmdbDB(BaseAtomicDB):
         try:
             self._env = lmdb.open(
                 str(self.path), map_size=map_size, subdir=True, max_dbs=0, readonly=readonly,
-                # one process writes a data dir; metasync+sync keep every commit durable
-                lock=True, sync=True, metasync=True, readahead=False, max_readers=256,
+                # one process writes a data dir; metasync+sync keep every commit durable (kill -9, power loss)
+                lock=True, sync=durable, metasync=durable, readahead=False, max_readers=256,
             )
         except BaseException:
             if self._datalock is not None:
