@@ -9,13 +9,13 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmarks import ceiling, endtoend, follower, scale, startup, testing
+from benchmarks import ceiling, endtoend, follower, http_testing, scale, startup, testing
 from benchmarks.isolate import fresh
 from benchmarks.processes import start_echo
 from benchmarks.summary import medians, ratio, table, targets
 from benchmarks.workload import build_workload
 
-SECTIONS = ("ceiling", "node", "rpc", "startup", "scale", "follower", "testing")
+SECTIONS = ("ceiling", "node", "rpc", "startup", "scale", "follower", "testing", "http_testing")
 QUICK = dict(transactions=48, repeats=1, senders=16, rpc_seconds=0.2, scale_accounts="1000,10000",
              scale_blocks=1, scale_block_size=48)
 
@@ -158,6 +158,8 @@ def run(args: argparse.Namespace) -> dict:
                            "blocks": args.scale_blocks, "block_size": args.scale_block_size}
     if "testing" in sections:   # benchmarks/testing.py: the plugin's w3 against eth-tester, sequential transfers
         result["testing"] = testing.run(min(args.transactions, testing.DEFAULT_TRANSFERS), args.repeats)
+    if "http_testing" in sections:   # benchmarks/http_testing.py: the node against anvil over HTTP, one at a time
+        result["http_testing"] = http_testing.run(min(args.transactions, http_testing.DEFAULT_TRANSFERS), args.repeats)
     result["targets"] = targets(result)
     result["seconds"] = time.perf_counter() - started
     return result

@@ -232,13 +232,17 @@ def run(transfers: int = DEFAULT_TRANSFERS, repeats: int = 1) -> dict:
     return result
 
 
+# (key, label, unit) of each figure, in table order
+FIGURES = (("transfers_per_s", "send-and-wait transfers", "/s"),
+           ("calls_per_s", "eth_call(balanceOf) one at a time", "/s"),
+           ("logs_all_ms", f"eth_getLogs, {LOG_BLOCKS} blocks, a match in each", " ms"),
+           ("logs_one_ms", f"eth_getLogs, {LOG_BLOCKS} blocks, one block matches", " ms"))
+
+
 def rows(result: dict) -> list[tuple[str, str, str, str]]:
     """(figure, smartchain, anvil, ratio) rows of a finished run."""
     out = []
-    for key, label, unit in (("transfers_per_s", "send-and-wait transfers", "/s"),
-                             ("calls_per_s", "eth_call(balanceOf) one at a time", "/s"),
-                             ("logs_all_ms", f"eth_getLogs, {LOG_BLOCKS} blocks, a match in each", " ms"),
-                             ("logs_one_ms", f"eth_getLogs, {LOG_BLOCKS} blocks, one block matches", " ms")):
+    for key, label, unit in FIGURES:
         out.append((label, f"{result['smartchain'][key]:,.1f}{unit}", f"{result['anvil'][key]:,.1f}{unit}",
                     f"{result['ratios'][key]:.2f}x"))
     return out

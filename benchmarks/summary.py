@@ -5,6 +5,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from benchmarks.http_testing import FIGURES as HTTP_FIGURES
+
 # (JSON path of the figure, comparison, bound, what the issue asks)
 TARGETS = [
     (("node", "erc20_ratio"), ">=", 1.0, "node end-to-end ERC-20 throughput >= 1.0x the stock py-evm ceiling"),
@@ -14,6 +16,8 @@ TARGETS = [
     (("startup", "devnet_start_s"), "<=", 0.2, "in-process Devnet(1 validator) start <= 0.2 s"),
     (("follower", "import_erc20_ratio"), ">=", 0.9, "follower import >= 0.9x the ceiling"),
     (("scale", "ratio"), "<=", 2.0, "per-tx cost at the big state <= 2x that at the small one"),
+    (("http_testing", "ratios", "transfers_per_s"), ">=", 0.5, "over HTTP, send-and-wait transfers >= 0.5x anvil"),
+    (("http_testing", "ratios", "calls_per_s"), ">=", 0.5, "over HTTP, eth_call one at a time >= 0.5x anvil"),
 ]
 
 
@@ -116,11 +120,23 @@ def table(result: dict) -> str:
         add("follower", "import value-transfer blocks", f["import_value_tps"], "tx/s")
         add("follower", "  ratio to ceiling", f["import_value_ratio"], "x")
         add("follower", "import, all blocks", f["import_blocks_per_s"], "blocks/s")
+    if "http_testing" in result and "ratios" in result["http_testing"]:
+        h = result["http_testing"]
+        for key, label, unit in HTTP_FIGURES:
+            add("http_testing", f"{label}: smartchain", h["smartchain"][key], unit.strip())
+            add("http_testing", f"{label}: anvil", h["anvil"][key], unit.strip())
+            add("http_testing", "  ratio" + (" (anvil's time / ours)" if key.endswith("_ms") else ""),
+                h["ratios"][key], "x")
     width = [max(len(r[i]) for r in rows) for i in range(3)] if rows else [0, 0, 0]
     lines = [f"{a:<{width[0]}}  {b:<{width[1]}}  {c:>{width[2]}}" for a, b, c in rows]
     if failures:
         lines.append("")
         lines.extend(failures)
+    skipped = [f"{name} not run: {figures['skipped']}" for name, figures in result.items()
+               if isinstance(figures, dict) and "skipped" in figures]
+    if skipped:
+        lines.append("")
+        lines.extend(skipped)
     goals = [t for t in result.get("targets", []) if t["value"] is not None]
     if goals:
         lines.append("")

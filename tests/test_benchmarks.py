@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +133,32 @@ def test_a_failing_node_is_reported_not_measured():
     assert "erc20_ratio" not in result["node"]
     assert result["ceiling"]["erc20_ok"] == result["transactions"]
     assert "FAILED" in out.stdout
+
+
+def test_http_testing_says_why_it_did_not_run_without_anvil():
+    env = dict(os.environ, SMARTCHAIN_BENCH_ANVIL=str(ROOT / "no-such-anvil"))
+    out = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--sections", "http_testing"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120, check=False, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "npm ci --prefix benchmarks/js" in result["http_testing"]["skipped"]
+    assert "http_testing not run: anvil is not installed" in out.stdout
+    assert {t["figure"]: t["met"] for t in result["targets"]}["http_testing.ratios.calls_per_s"] is None
+
+
+def test_http_testing_against_anvil():
+    from benchmarks.http_testing import anvil_missing
+    if anvil_missing():
+        pytest.skip(anvil_missing())
+    out = _run("--quick", "--sections", "http_testing")
+    assert out.returncode == 0, out.stdout + out.stderr
+    h = json.loads(out.stdout.strip().splitlines()[-1])["http_testing"]
+    for backend in ("smartchain", "anvil"):
+        for key in ("transfers_per_s", "calls_per_s", "logs_all_ms", "logs_one_ms"):
+            assert _positive(h[backend][key]), (backend, key)
+        assert h[backend]["log_blocks"] == 48   # one block per sequential transfer, the last ones queried
+        assert h[backend]["polls_per_transfer"] >= 1
+    assert h["ratios"]["transfers_per_s"] == pytest.approx(h["smartchain"]["transfers_per_s"] /
+                                                           h["anvil"]["transfers_per_s"])
+    assert h["ratios"]["logs_one_ms"] == pytest.approx(h["anvil"]["logs_one_ms"] / h["smartchain"]["logs_one_ms"])
+    assert "send-and-wait transfers: anvil" in out.stdout
