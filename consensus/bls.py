@@ -36,6 +36,7 @@ _NEG_G1 = -_G1
 _IDENTITY_G1 = G1Point.identity()
 _CACHE_SIZE = 8192
 _KEY_CACHE_SIZE = 1024
+_MESSAGE_CACHE_SIZE = 256
 
 
 class BlsError(ValueError):
@@ -75,7 +76,14 @@ def public_key(secret_key: bytes) -> bytes:
 
 def sign(secret_key: bytes, message: bytes) -> bytes:
     """The 96-byte signature of `message` (prysm's SecretKey.Sign; BSC signs VoteData.Hash())."""
-    return bytes((G2Point.hash_to_curve(bytes(message), DST) * _scalar(secret_key)).to_compressed_bytes())
+    return bytes((_message_point(bytes(message)) * _scalar(secret_key)).to_compressed_bytes())
+
+
+@lru_cache(maxsize=_MESSAGE_CACHE_SIZE)
+def _message_point(message: bytes) -> G2Point:
+    """H(m) in G2. Cached: every validator signs the same VoteData hash for a block, and a node checks each of their
+    votes and the attestation over that one message (hashing to the curve is ~1 ms a time)."""
+    return G2Point.hash_to_curve(message, DST)
 
 
 @lru_cache(maxsize=_KEY_CACHE_SIZE)  # validators' keys recur every block; decoding (subgroup check) is the cost
@@ -134,7 +142,7 @@ def _fast_aggregate_verify(public_keys: tuple[bytes, ...], message: bytes, signa
     if sig is None:
         return False
     # e(sum pk, H(m)) == e(g1, sig)  <=>  e(sum pk, H(m)) * e(-g1, sig) == 1, one final exponentiation
-    return GT.pairing_check([total, _NEG_G1], [G2Point.hash_to_curve(message, DST), sig])
+    return GT.pairing_check([total, _NEG_G1], [_message_point(message), sig])
 
 
 def aggregate(signatures: Iterable[bytes]) -> bytes:

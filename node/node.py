@@ -22,6 +22,8 @@ from node.clock import Clock
 from node.config import NodeConfig
 from node.chain.db import LmdbDB
 from node.dev.devtools import DevTools
+from node.finality.keys import load_vote_key
+from node.finality.service import FinalityService
 from node.chain.genesis import load_genesis
 from node.producer import BlockListener, Producer
 from node.txpool.pool import PoolConfig, TxPool
@@ -47,7 +49,9 @@ NetworkStarter = Callable[["Node"], Any]
 
 class Node:
     def __init__(self, config: NodeConfig | None = None, clock: Clock | None = None,
-                 network_starter: NetworkStarter | None = None):
+                 network_starter: NetworkStarter | None = None, *, vote_journal_fsync: bool = True):
+        """`vote_journal_fsync`: wait for the disk on each vote written to the journal (a Devnet in temporary dirs
+        skips it; a killed process loses nothing either way)."""
         self.config = config or NodeConfig()
         self.clock = clock or Clock()
         self.chain_config = load_genesis(self.config.genesis)
@@ -59,6 +63,8 @@ class Node:
         self.producer: Producer | None = None
         self.dev: DevTools | None = None   # dev mode's controls (anvil's evm_*/anvil_* methods)
         self.network: Any = None            # the NetworkService when config.p2p, else None
+        self.votes: FinalityService | None = None   # fast finality, on a Parlia chain whose validators have vote keys
+        self._vote_journal_fsync = vote_journal_fsync
         self._network_starter = network_starter
         self._peer_wait: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -84,10 +90,13 @@ class Node:
             self.pool.on_pending.append(self.producer.notify_pending)
             if self.config.dev:
                 self.dev = DevTools(self)
+            self.votes = self._start_finality()
             if self.config.p2p:   # before production starts: the peers hear our first block
                 if self._network_starter is None:
                     raise NetworkUnavailable()
                 self.network = self._network_starter(self)
+            if self.votes is not None:   # after the network's listener: a block goes out before our vote on it
+                self.producer.listeners.append(self.votes.on_block)
             if self.producer.address not in self.chain.engine.params.validators:
                 log.warning("key 0x%s is not a validator of this chain: not producing blocks",
                             self.producer.address.hex())
@@ -110,6 +119,9 @@ class Node:
             self.network = None
         if self.producer is not None:
             self.producer.stop()
+        if self.votes is not None:
+            self.votes.close()
+            self.votes = None
         if self.db is not None:
             self.db.close()
             self.db = None
@@ -140,6 +152,17 @@ class Node:
         # a moment for their Status and first announcements: our head is then the network's
         if not self._stopping.wait(0.5):
             self.producer.start()
+
+    def _start_finality(self) -> FinalityService | None:
+        """The vote pool (and the voter, with DATADIR/vote.key) on a Parlia chain whose genesis validators have
+        vote keys, or when this node has one; None elsewhere (no vote can exist: nothing to pay for)."""
+        if not self.chain_config.is_parlia:
+            return None
+        vote_key = load_vote_key(self.datadir)
+        if vote_key is None and not self.chain_config.has_vote_keys:
+            return None
+        return FinalityService(self.chain, self.clock.now_ms, self.datadir, vote_key,
+                               fsync=self._vote_journal_fsync)
 
     def __enter__(self) -> "Node":
         return self.start()

@@ -12,6 +12,10 @@ from typing import Any, Mapping
 
 from eth_utils import is_hex, keccak, to_canonical_address
 
+from consensus.errors import InvalidEpochValidators
+from consensus.genesis import genesis_validators as parse_genesis_validators
+from consensus.header import ValidatorInfo
+
 EXTRA_VANITY = 32
 EXTRA_SEAL = 65
 ZERO_HASH32 = b"\x00" * 32
@@ -100,9 +104,19 @@ class ChainConfig:
 
     @property
     def genesis_validators(self) -> tuple[bytes, ...]:
-        """Initial validator addresses from extraData (vanity | N x 20-byte address | seal)."""
-        body = self.extra_data[EXTRA_VANITY:len(self.extra_data) - EXTRA_SEAL]
-        return tuple(sorted(body[i:i + 20] for i in range(0, len(body), 20)))
+        """Initial validator addresses, sorted, from extraData in either layout (consensus/genesis.py)."""
+        return tuple(sorted(v.address for v in self.genesis_validator_infos))
+
+    @property
+    def genesis_validator_infos(self) -> tuple[ValidatorInfo, ...]:
+        """Initial validators with their BLS vote keys (all-zero for bare addresses): `vanity | N x address | seal`
+        (BSC's own genesis) or the Luban layout `vanity | N | N x (address, vote key) | seal` (a devnet's)."""
+        return parse_genesis_validators(self.extra_data)
+
+    @property
+    def has_vote_keys(self) -> bool:
+        """Whether any genesis validator has a BLS vote key (then its validators vote from block 3)."""
+        return any(any(v.vote_address) for v in self.genesis_validator_infos)
 
     def genesis_state(self) -> dict:
         """The alloc in py-evm's genesis_state shape."""
@@ -233,8 +247,12 @@ def _check_parlia_genesis(cfg: ChainConfig) -> None:
     body = len(extra) - EXTRA_VANITY - EXTRA_SEAL
     if body == 0:
         raise GenesisError("genesis: extraData: no validator address between vanity and seal")
-    if body % 20:
-        raise GenesisError(f"genesis: extraData: validators part is {body} bytes, not a multiple of 20")
+    try:
+        parse_genesis_validators(extra)
+    except InvalidEpochValidators:
+        raise GenesisError(
+            f"genesis: extraData: validators part is {body} bytes, neither N x 20-byte addresses nor a count byte "
+            f"and N x 68-byte (address, BLS vote key) entries") from None
     if cfg.base_fee_per_gas not in (None, 0):
         raise GenesisError(f"genesis: baseFeePerGas: BSC keeps the base fee at 0, got {cfg.base_fee_per_gas}")
 

@@ -24,12 +24,16 @@ from eth.abc import BlockAPI, BlockHeaderAPI
 from eth_hash.auto import keccak
 from eth_keys import keys
 
-from consensus import system
+from consensus import bls, system
 from consensus.engine import header_ms
+from consensus.genesis import genesis_extra
+from consensus.system.genesis import GenesisValidator
+from consensus.votes import vote_key_for
 from node.clock import Clock, SimClock
 from node.config import REPO_GENESIS, NodeConfig
 from node.chain.datalock import DataDirLock
 from node.dev.devnetwork import DevnetNetwork
+from node.finality.keys import write_vote_key
 from node.node import Node
 
 log = logging.getLogger("smartchain.devnet")
@@ -48,19 +52,36 @@ def validator_key(index: int) -> keys.PrivateKey:
     return keys.PrivateKey(keccak(b"smartchain devnet validator %d" % index))
 
 
-def devnet_genesis(validators: Sequence[bytes], period: int = 1, epoch: int = 200, base: Path = REPO_GENESIS,
-                   parlia: dict | None = None, staking: bool = True, funded: Sequence[bytes] = ()) -> dict:
+def validator_vote_key(key: keys.PrivateKey) -> bytes:
+    """A devnet validator's BLS vote secret key, derived from its validator key (consensus.votes.vote_key_for)."""
+    return vote_key_for(key.to_bytes())
+
+
+def devnet_genesis(validators: Sequence[bytes | tuple[bytes, bytes]], period: int = 1, epoch: int = 200,
+                   base: Path = REPO_GENESIS, parlia: dict | None = None, staking: bool = True,
+                   funded: Sequence[bytes] = ()) -> dict:
     """The repository's genesis with these validators in extraData, them and `funded` funded, devnet timing, and
-    (with `staking`) BSC's system contracts with the validators staked, parameters from `parlia` (BSC's names)."""
+    (with `staking`) BSC's system contracts with the validators staked, parameters from `parlia` (BSC's names).
+
+    A validator given as (address, BLS vote address) can vote: extraData then has BSC's Luban layout with the
+    vote keys (consensus/genesis.py) and StakeHub registers the keys, so every epoch block carries them on; bare
+    addresses give BSC's plain layout, in which nobody votes."""
+    pairs = [(v, b"") if isinstance(v, bytes) else tuple(v) for v in validators]
+    addresses = sorted(address for address, _ in pairs)
     genesis = json.loads(base.read_text())
     genesis["config"]["parlia"] = {**genesis["config"].get("parlia", {}), "period": period, "epoch": epoch,
                                    **(parlia or {})}
-    genesis["extraData"] = "0x" + (VANITY + b"".join(sorted(validators)) + SEAL).hex()
-    for address in (*validators, *funded):
+    if any(vote for _, vote in pairs):
+        extra = genesis_extra([(a, v or bytes(bls.PUBLIC_KEY_LEN)) for a, v in pairs])
+    else:
+        extra = VANITY + b"".join(addresses) + SEAL
+    genesis["extraData"] = "0x" + extra.hex()
+    for address in (*addresses, *funded):
         genesis["alloc"].setdefault("0x" + address.hex(), {"balance": hex(VALIDATOR_BALANCE)})
     if staking:
         params = system.SystemParams.from_genesis(genesis["config"]["parlia"])
-        genesis["alloc"].update(system.genesis_alloc_json(sorted(validators), params, int(genesis["timestamp"], 16)))
+        entries = [GenesisValidator(a, vote_address=v) for a, v in sorted(pairs)]
+        genesis["alloc"].update(system.genesis_alloc_json(entries, params, int(genesis["timestamp"], 16)))
     return genesis
 
 
@@ -91,15 +112,20 @@ class Devnet:
 
     def __init__(self, validators: int = 1, clock: Clock | None = None, *, period: int = 1, epoch: int = 200,
                  realtime: bool = False, datadir: str | Path | None = None, parlia: dict | None = None,
-                 block_time: float | None = None, standby: int = 0, staking: bool = True) -> None:
+                 block_time: float | None = None, standby: int = 0, staking: bool = True,
+                 votes: bool = True) -> None:
         """`validators` nodes in the genesis set, plus `standby` funded nodes that may become validators through
-        StakeHub; `parlia`: genesis config.parlia overrides (BSC's parameter names, e.g. felonyThreshold)."""
+        StakeHub; `parlia`: genesis config.parlia overrides (BSC's parameter names, e.g. felonyThreshold);
+        `votes`: the validators have BLS vote keys (DATADIR/vote.key, in genesis) and vote: blocks finalize."""
         if validators < 1:
             raise DevnetError("a devnet needs at least one validator")
         self.keys = [validator_key(i) for i in range(validators + standby)]
         addresses = [k.public_key.to_canonical_address() for k in self.keys]
         self.validators = sorted(addresses[:validators])   # the genesis set, in address order
-        self.genesis = devnet_genesis(self.validators, period, epoch, parlia=parlia, staking=staking,
+        self.votes = votes
+        genesis_set = [(a, bls.public_key(validator_vote_key(k))) if votes else a
+                       for a, k in zip(addresses[:validators], self.keys)]
+        self.genesis = devnet_genesis(genesis_set, period, epoch, parlia=parlia, staking=staking,
                                       funded=addresses[validators:])
         self.realtime = realtime
         self.block_time = block_time
@@ -121,7 +147,10 @@ class Devnet:
             for i, key in enumerate(self.keys):
                 config = NodeConfig(genesis=genesis_file, datadir=self.datadir / f"node{i}", dev=True,
                                     validator_key=key.to_bytes(), produce=self.realtime, block_time=self.block_time)
-                node = Node(config, clock=self.clock).start()
+                if self.votes:
+                    config.datadir.mkdir(parents=True, exist_ok=True)
+                    write_vote_key(config.datadir, validator_vote_key(key))
+                node = Node(config, clock=self.clock, vote_journal_fsync=False).start()
                 self.members.append(Member(i, node))
                 self.network.add(node)
             self.network.settle()   # every node a peer of every other before the first block
@@ -185,6 +214,7 @@ class Devnet:
         block = member.node.producer.produce_block(ms)
         if not self.realtime:
             self.network.deliver(member.index, block)
+            self.network.settle_votes(block)   # the next sealer attests what the validators voted for this one
         return block
 
     def run(self, blocks: int) -> list[BlockAPI]:

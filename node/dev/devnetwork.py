@@ -72,7 +72,8 @@ class DevnetNetwork:
     for `settle_transactions` (a simulated devnet; a real-time one never waits)."""
 
     def __init__(self, on_refused: Callable[[int, int, str], None], track_txs: bool = True) -> None:
-        self.net = InProcessNetwork(direct_broadcast=False)
+        # a full mesh: each voter's own broadcast reaches every peer, relays would only repeat it (N^2 per vote)
+        self.net = InProcessNetwork(direct_broadcast=False, relay_votes=False)
         self.nodes: list[Node] = []
         self.ids: list[str] = []
         self.running: list[bool] = []
@@ -117,6 +118,8 @@ class DevnetNetwork:
         self._refused_txs.append(set())
         if self._track_txs:
             node.subscribe(on_pending=self._pending)
+        if node.votes is not None:
+            node.votes.observers.append(self.changed)
         service = self.net.add(ObservedNode(node, index, self))
         self.ids.append(service.id)
 
@@ -203,6 +206,22 @@ class DevnetNetwork:
         with self._cond:
             for done in self._done_blocks:
                 done.discard(block.hash)
+
+    def settle_votes(self, block: BlockAPI) -> None:
+        """Until each vote a running member made for `block` has been taken in (or refused) by every running member
+        that can reach the voter. The members that imported `block` decided on their vote before the import
+        returned (the voter is a block listener), so after `deliver` the votes that will exist do."""
+        made = []
+        for i, node in enumerate(self.nodes):
+            voter = node.votes.voter if self.running[i] and node.votes is not None else None
+            vote = voter.decisions.get(block.hash) if voter is not None else None
+            if vote is not None:
+                made.append((i, vote.hash()))
+
+        def spread() -> bool:
+            return all(self.nodes[j].votes is not None and self.nodes[j].votes.seen(vote_hash)
+                       for i, vote_hash in made for j in range(len(self.nodes)) if self.reachable(i, j))
+        self.wait_until(spread, f"the {len(made)} votes for block #{block.number} reaching every peer")
 
     def settle_transactions(self) -> None:
         """Until each transaction that became pending somewhere is in the pool (or chain) of every running member

@@ -6,6 +6,11 @@ A transport (RLPx connection, or node/network/memory.py in one process) subclass
 Messages always cross as RLP bytes, so both transports exercise the same codec. Responses go to the request tracker
 (never to `receive()`); a response nobody asked for, a second one to the same request, or one of the wrong kind
 breaks the protocol and ends the connection, as geth's tracker and dispatcher do.
+
+Satellite protocols (BSC's `bsc`: votes) ride beside eth: `send_satellite(message)` and `receive_satellite()`, with a
+queue of their own, so that a BscCap arriving during the eth handshake never stands where Status is expected. RLPx
+carries them under their negotiated capability (node/network/bsc/rlpxpeer.py); in memory they take frame codes from
+MEMORY_SATELLITE_OFFSET, the way RLPx offsets each capability's ids.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import logging
 import secrets
 from collections import OrderedDict
 
+from node.network.bsc import messages as bsc
 from node.network.eth import codec
 from node.network.eth.chaintypes import ChainTypes
 from node.network.eth.messages import Message, Request, Response
@@ -27,6 +33,8 @@ log = logging.getLogger("smartchain.network.peer")
 REQUEST_TIMEOUT = 5.0   # seconds: BSC's block fetcher fetchTimeout
 INBOX_SIZE = 256        # messages read but not yet taken by receive(): the reader waits beyond that
 RECENT_REQUESTS = 1024  # finished request ids remembered, to name a duplicate or late response as such
+SATELLITE_INBOX = 256   # satellite messages (votes) read but not taken: more are dropped, as gossip may be
+MEMORY_SATELLITE_OFFSET = 0x100   # in-memory frame code of `bsc` message 0 (eth's codes stay below 0x11)
 
 
 class PeerDisconnected(Exception):
@@ -144,6 +152,8 @@ class Peer:
         self.disconnect_reason: DisconnectReason | None = None
         self.disconnected_by_us = False
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(inbox_size)
+        self._satellite_inbox: asyncio.Queue[bsc.BscMessage] = asyncio.Queue(SATELLITE_INBOX)
+        self.dropped_satellite = 0   # satellite messages dropped because nobody took them fast enough
         self._closed = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -176,9 +186,12 @@ class Peer:
 
     async def receive(self) -> Message:
         """The next message that is not a response (announcements, requests, Status); PeerDisconnected when gone."""
-        if self._inbox.empty():
+        return await self._next(self._inbox)
+
+    async def _next(self, inbox: asyncio.Queue) -> object:
+        if inbox.empty():
             self._check_open()
-            getter = asyncio.ensure_future(self._inbox.get())
+            getter = asyncio.ensure_future(inbox.get())
             closer = asyncio.ensure_future(self._closed.wait())
             try:
                 await asyncio.wait((getter, closer), return_when=asyncio.FIRST_COMPLETED)
@@ -189,7 +202,45 @@ class Peer:
             if getter.done() and not getter.cancelled():
                 return getter.result()
             self._check_open()
-        return self._inbox.get_nowait()
+        return inbox.get_nowait()
+
+    # -- satellite protocols (bsc) ----------------------------------------------------------------------------------
+    @property
+    def satellites(self) -> dict[str, int]:
+        """Satellite protocol -> version both sides speak. In memory both ends are this code, which speaks bsc/1;
+        an RLPx peer answers what the Hellos negotiated."""
+        return {bsc.PROTOCOL_NAME: bsc.BSC1}
+
+    async def send_satellite(self, message: bsc.BscMessage) -> None:
+        """Send one satellite message (PeerDisconnected when gone)."""
+        self._check_open()
+        await self._send_satellite(message.protocol, message.code, message.encode())
+
+    async def receive_satellite(self) -> bsc.BscMessage:
+        """The next satellite message; PeerDisconnected when gone."""
+        return await self._next(self._satellite_inbox)
+
+    async def _send_satellite(self, protocol: str, code: int, payload: bytes) -> None:
+        await self._send_frame(MEMORY_SATELLITE_OFFSET + code, payload)
+
+    async def _deliver_satellite(self, protocol: str, code: int, payload: bytes) -> None:
+        """A satellite frame read from the peer: decoded and queued (dropped when the queue is full); one that does
+        not decode disconnects the peer (subprotocol error), as BSC's handler ends a peer on a decode error."""
+        if self.closed:
+            return
+        try:
+            if protocol != bsc.PROTOCOL_NAME:
+                raise EthProtocolError(f"unknown satellite protocol {protocol!r}")
+            message = bsc.decode(code, payload)
+        except EthProtocolError as exc:
+            log.debug("peer %s: %s", self.id, exc)
+            self.error = exc
+            await self.disconnect(DisconnectReason.SUBPROTOCOL_ERROR)
+            return
+        try:
+            self._satellite_inbox.put_nowait(message)
+        except asyncio.QueueFull:
+            self.dropped_satellite += 1
 
     async def disconnect(self, reason: DisconnectReason = DisconnectReason.REQUESTED) -> None:
         """End the connection, telling the peer why; waiting requests and receive() raise PeerDisconnected."""
@@ -203,6 +254,9 @@ class Peer:
         """A frame read from the peer: decoded, responses to the tracker, the rest to the inbox. A protocol error
         disconnects the peer (subprotocol error) and is kept in `error`."""
         if self.closed:
+            return
+        if code >= MEMORY_SATELLITE_OFFSET:
+            await self._deliver_satellite(bsc.PROTOCOL_NAME, code - MEMORY_SATELLITE_OFFSET, payload)
             return
         try:
             message = codec.decode(code, payload, self.types)

@@ -22,6 +22,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
+from node.network.bsc.messages import BscMessage
+from node.network.bsc.rate import VoteRate
 from node.network.eth.messages import Message, Status
 from node.network.knownset import MAX_KNOWN_BLOCKS, MAX_KNOWN_TXS, KnownSet
 from node.network.loopthread import cancel_and_wait
@@ -36,6 +38,7 @@ DIAL_BACKOFF_MAX = 30.0
 ANNOUNCE_WINDOW = 1.0           # seconds
 MAX_ANNOUNCEMENTS = 256         # announcement messages per peer per window; more is a flood
 MAX_QUEUED_SENDS = 256          # gossip messages waiting to go to one slow peer; more are dropped (geth's queues)
+MAX_KNOWN_VOTES = 5376          # vote hashes remembered per peer (BSC's maxKnownVotes)
 
 Dial = Callable[[], Awaitable[Peer]]
 
@@ -54,6 +57,8 @@ class PeerState:
     head: bytes = b""
     known_blocks: KnownSet = field(default_factory=lambda: KnownSet(MAX_KNOWN_BLOCKS))
     known_txs: KnownSet = field(default_factory=lambda: KnownSet(MAX_KNOWN_TXS))
+    known_votes: KnownSet = field(default_factory=lambda: KnownSet(MAX_KNOWN_VOTES))
+    vote_rate: VoteRate = field(default_factory=VoteRate)   # the BEP-619 receive limit
     dropped_sends: int = 0
     _announcements: deque = field(default_factory=deque)
     _sending: set = field(default_factory=set)
@@ -70,7 +75,7 @@ class PeerState:
         if td > self.td:
             self.td, self.head = td, block_hash
 
-    def send_soon(self, message: Message) -> bool:
+    def send_soon(self, message: Message | BscMessage) -> bool:
         """Queue a gossip message to this peer without waiting for it; False (dropped) if too many are waiting."""
         if len(self._sending) >= MAX_QUEUED_SENDS:
             self.dropped_sends += 1
@@ -82,7 +87,10 @@ class PeerState:
 
     async def _send(self, message: Message) -> None:
         try:
-            await self.peer.send(message)
+            if isinstance(message, BscMessage):
+                await self.peer.send_satellite(message)
+            else:
+                await self.peer.send(message)
         except PeerDisconnected:
             pass
         except Exception as exc:   # a transport error ends that peer (its reader sees it), never the sender

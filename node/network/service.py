@@ -20,6 +20,9 @@ from typing import Any, Iterable
 
 from node.network import adminview
 from node.network.blockgossip import BlockGossip
+from node.network.bsc import messages as bsc
+from node.network.bsc.gossip import VoteGossip
+from node.network.bsc.rlpxpeer import BscRlpxPeer
 from node.network.checks import PeerLied
 from node.network.eth import protocol as p
 from node.network.eth import serve
@@ -37,7 +40,6 @@ from node.network.rlpx.connection import ConnectionConfig, RlpxConnection
 from node.network.rlpx.crypto import keccak256, new_private_key, public_key
 from node.network.rlpx.nodekey import enode_url, parse_enode
 from node.network.rlpx.p2p import Capability
-from node.network.rlpx.rlpxpeer import RlpxPeer
 from node.network.rlpx.server import RlpxServer
 from node.network.sync import SYNC_INTERVAL, Syncer
 from node.network.txgossip import TxGossip
@@ -45,6 +47,7 @@ from node.network.txgossip import TxGossip
 log = logging.getLogger("smartchain.network")
 
 ETH_CAPABILITY = Capability(p.PROTOCOL_NAME, p.ETH68, p.PROTOCOL_LENGTH)
+BSC_CAPABILITY = Capability(bsc.PROTOCOL_NAME, bsc.BSC1, bsc.PROTOCOL_LENGTH)   # votes; offered on Parlia chains
 SERVE_THREADS = 2
 
 
@@ -69,14 +72,16 @@ class NetworkService:
     def __init__(self, node: Node, *, loop: LoopThread | None = None, node_key: bytes | None = None,
                  listen: tuple[str, int] | None = None, max_peers: int = MAX_PEERS, static_peers: Iterable[str] = (),
                  sync_interval: float = SYNC_INTERVAL, handshake_timeout: float = p.HANDSHAKE_TIMEOUT,
-                 connection_config: ConnectionConfig | None = None, direct_broadcast: bool = False) -> None:
+                 connection_config: ConnectionConfig | None = None, direct_broadcast: bool = False,
+                 relay_votes: bool = True) -> None:
         self.node = node
         self.types = ChainTypes.for_chain(node.chain)
         self.node_key = node_key or new_private_key()
         self.id = keccak256(public_key(self.node_key)).hex()   # as peers name us (RlpxPeer ids)
         self.listen = listen
         self.handshake_timeout = handshake_timeout
-        self.connection_config = connection_config or ConnectionConfig([ETH_CAPABILITY])
+        capabilities = [ETH_CAPABILITY, BSC_CAPABILITY] if node.chain.config.is_parlia else [ETH_CAPABILITY]
+        self.connection_config = connection_config or ConnectionConfig(capabilities)
         self._own_loop = loop is None
         self.loop = loop or LoopThread(f"network {self.id[:8]}")
         self.peers = PeerSet(self.id, max_peers)
@@ -87,6 +92,8 @@ class NetworkService:
         self.blocks = BlockGossip(node, self.types, self.peers, self.importer, self.syncer, self.drop, self.spawn,
                                   direct_broadcast)
         self.txs = TxGossip(node, self.peers, self.drop, accepting=lambda: self.syncer.progress is None)
+        self.vote_gossip = VoteGossip(getattr(node, "votes", None), self.peers, self._our_td,
+                                      lambda: node.clock.now_ms() / 1000, relay_votes)
         self.dialer = StaticDialer(self._connect_static, lambda key: key in self.peers.peers, self.peers.is_banned)
         self.server: RlpxServer | None = None
         self.running = False
@@ -100,6 +107,8 @@ class NetworkService:
         self.loop.start()
         self.loop.run(self._start())
         self._unsubscribe = self.node.subscribe(on_block=self._hear_block, on_pending=self._hear_pending)
+        if self.vote_gossip.finality is not None:
+            self.vote_gossip.finality.pool.listeners.append(self._hear_vote)
         self.running = True
         return self
 
@@ -119,6 +128,9 @@ class NetworkService:
         self.running = False
         if self._unsubscribe is not None:
             self._unsubscribe()
+        finality = self.vote_gossip.finality
+        if finality is not None and self._hear_vote in finality.pool.listeners:
+            finality.pool.listeners.remove(self._hear_vote)
         try:
             if self.loop.running:   # a shared loop stopped first has already cancelled everything of ours
                 self.loop.run(self._stop())
@@ -150,6 +162,13 @@ class NetworkService:
 
     def _hear_pending(self, tx: Any) -> None:
         self._call_soon(self.txs.queue_pending, tx)
+
+    def _hear_vote(self, vote: Any) -> None:
+        self._call_soon(self.vote_gossip.broadcast, vote)
+
+    def _our_td(self) -> int:
+        chain = self.node.chain
+        return chain.chaindb.get_score(chain.head.hash)
 
     def _call_soon(self, fn: Any, *args: Any) -> None:
         try:
@@ -196,13 +215,16 @@ class NetworkService:
             await replaced.peer.disconnect(DisconnectReason.ALREADY_CONNECTED)
         log.info("peer connected: %s (%s, td %d)", peer.id[:16], "inbound" if inbound else "outbound", state.td)
         fetcher = self.spawn(self.txs.fetch_from(state))
+        voter = self.spawn(self.vote_gossip.serve(state))
         try:
             self.txs.greet(state)
+            self.vote_gossip.greet(state)
             self.syncer.trigger()
             await self._serve(state)
         finally:
             self.peers.remove(state)
             fetcher.cancel()
+            voter.cancel()
             log.info("peer gone: %s (%s)", peer.id[:16], _why(peer))
         return True
 
@@ -263,7 +285,7 @@ class NetworkService:
 
     # -- RLPx --------------------------------------------------------------------------------------------------------
     async def _accept_rlpx(self, connection: RlpxConnection) -> None:
-        peer = RlpxPeer(connection, self.types)
+        peer = BscRlpxPeer(connection, self.types)
         peer.start()
         self.accept(peer)
 
@@ -273,7 +295,7 @@ class NetworkService:
         async def dial() -> Peer:
             connection = await RlpxConnection.dial(self.node_key, enode.pubkey, enode.host, enode.port,
                                                    self.connection_config)
-            peer = RlpxPeer(connection, self.types)
+            peer = BscRlpxPeer(connection, self.types)
             peer.start()
             return peer
         return dial

@@ -1,0 +1,101 @@
+"""FinalityService (`node.votes`): one node's fast finality, joined to its chain, producer and network.
+
+- a VotePool with BSC's bounds, whose admission check is the engine's (engine.admit_vote), fed by this node's own
+  votes and by its peers'; the engine's vote source is the pool (`engine.votes_for = pool.fetch`), so the producer's
+  sealer puts an attestation of a 2/3 quorum into each header it can;
+- on each new canonical head (a block listener): the pool moves its waiting votes and prunes old ones, and the voter,
+  if this node has a vote key, signs its vote, which enters the pool like any other;
+- peers' votes (`receive`) are checked in one worker thread of their own (the BLS check takes milliseconds), never on
+  the network loop; each vote that becomes current is told to `pool.listeners` (the network gossips it).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from eth.abc import BlockAPI
+from eth_utils import encode_hex
+
+from consensus.errors import ConsensusError
+from consensus.votepool import VotePool
+from consensus.votes import VoteEnvelope
+from node.finality.journal import JOURNAL_FILE, PersistentJournal
+from node.finality.voter import Voter
+from node.network.knownset import KnownSet
+
+log = logging.getLogger("smartchain.finality")
+
+SEEN_VOTES = 8192   # vote hashes this node has taken in or refused (the Devnet waits on them)
+
+
+class FinalityService:
+    """`FinalityService(chain, clock_ms, datadir, vote_key)`; `on_block` must hear each new canonical block."""
+
+    def __init__(self, chain: Any, clock_ms: Callable[[], int], datadir: Path, vote_key: bytes | None, *,
+                 fsync: bool = True, warmup: int = 0):
+        self.chain = chain
+        self.engine = chain.engine
+        self.pool = VotePool(lambda block_hash: chain.header_by_hash(block_hash) is not None, self.engine.admit_vote)
+        self.engine.votes_for = self.pool.fetch
+        self.voter: Voter | None = None
+        if vote_key is not None:
+            journal = PersistentJournal(Path(datadir) / JOURNAL_FILE, fsync=fsync)
+            self.voter = Voter(self.engine, vote_key, journal, clock_ms, warmup=warmup)
+        self.refused = 0   # peers' votes the pool refused
+        self.observers: list[Callable[[], None]] = []   # told after each vote is taken in or refused (Devnet waits)
+        self._seen = KnownSet(SEEN_VOTES)
+        self._seen_lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="votes")
+
+    @property
+    def vote_address(self) -> bytes | None:
+        return None if self.voter is None else self.voter.vote_address
+
+    def close(self) -> None:
+        self.engine.votes_for = None
+        self._worker.shutdown(wait=True, cancel_futures=True)
+
+    # -- the chain's events --------------------------------------------------------------------------------------------
+    def on_block(self, block: BlockAPI, receipts: Any = None) -> None:
+        """A block joined the canonical chain; when it is the head, the pool follows and the voter votes on it."""
+        head = self.chain.head
+        if block.hash != head.hash:
+            return   # one of several blocks a reorg or a batch made canonical: only the head is voted for
+        self.pool.on_new_head(head.block_number)
+        if self.voter is None:
+            return
+        vote = self.voter.decide(head)
+        if vote is not None:
+            self._put(vote)
+
+    # -- votes -------------------------------------------------------------------------------------------------------
+    def receive(self, vote: VoteEnvelope) -> Future:
+        """A peer's vote: checked and pooled in the vote worker (returns at once)."""
+        return self._worker.submit(self._put, vote)
+
+    def _put(self, vote: VoteEnvelope) -> bool:
+        vote_hash = vote.hash()
+        try:
+            self.pool.put(vote, self.chain.head.block_number)
+            return True
+        except ConsensusError as exc:   # invalid signature, out of range, duplicate, not a validator ...
+            self.refused += 1
+            log.debug("vote %s for block %d refused: %s", encode_hex(vote_hash), vote.data.target_number, exc)
+            return False
+        finally:
+            with self._seen_lock:
+                self._seen.add(vote_hash)
+            for observer in list(self.observers):
+                observer()
+
+    def seen(self, vote_hash: bytes) -> bool:
+        """Whether this node has taken the vote in or refused it."""
+        with self._seen_lock:
+            return vote_hash in self._seen
+
+    def votes_for(self, block_hash: bytes) -> list[VoteEnvelope]:
+        """The current votes for one block."""
+        return self.pool.fetch(block_hash)
