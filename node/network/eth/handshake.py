@@ -2,6 +2,11 @@
 protocol version, genesis, EIP-2124 fork id, total difficulty size), then, on a Parlia chain, both send BSC's
 UpgradeStatus and wait for the other's within a fresh 5 s.
 
+UpgradeStatus is BSC's: BSC nodes offer their `bsc` protocol in the RLPx Hello, vanilla eth/68 clients (geth v1.17.0,
+@ethereumjs/devp2p) do not, and would ignore it (ethereumjs) or disconnect for an unknown message code (geth), never
+answering it. So with an RLPx peer whose Hello lists no `bsc`, the handshake is plain eth/68 even on a Parlia chain;
+in-process peers (no Hello) are our own nodes and always take the BSC handshake.
+
 Each refusal is a named HandshakeError carrying the devp2p disconnect reason geth/BSC end the connection with: a
 subprotocol error (0x10) for a Status that does not match, a read timeout (0x0b) for a message that never comes.
 Messages are geth's (bsc/eth/protocols/eth/handshake.go).
@@ -15,6 +20,8 @@ from node.network.eth import protocol as p
 from node.network.eth.messages import Message, Status, UpgradeStatus
 from node.network.forkid import ForkFilter, ForkIdError, fork_id
 from node.network.peer import DisconnectReason, Peer
+
+BSC_PROTOCOL = "bsc"   # the capability name BSC nodes offer beside eth
 
 
 class HandshakeError(p.EthProtocolError):
@@ -94,10 +101,19 @@ def check_status(ours: Status, theirs: Status, fork_filter: ForkFilter) -> None:
         raise TotalDifficultyTooLarge(theirs.total_difficulty.bit_length())
 
 
+def speaks_bsc(peer: Peer) -> bool:
+    """Whether BSC's UpgradeStatus belongs in the handshake with `peer` (see the module docstring)."""
+    capabilities = getattr(peer, "remote_capabilities", None)
+    return capabilities is None or BSC_PROTOCOL in capabilities
+
+
 async def handshake(peer: Peer, ours: Status, fork_filter: ForkFilter, upgrade: UpgradeStatus | None = None,
                     timeout: float = p.HANDSHAKE_TIMEOUT) -> tuple[Status, UpgradeStatus | None]:
     """Run the handshake on a fresh `peer`: (their Status, their UpgradeStatus or None when `upgrade` is None, i.e.
-    not a BSC network). On a refusal the peer is disconnected with the error's reason and the error raised."""
+    not a BSC network, or the peer is a vanilla eth/68 client). On a refusal the peer is disconnected with the
+    error's reason and the error raised."""
+    if upgrade is not None and not speaks_bsc(peer):
+        upgrade = None
     try:
         await peer.send(ours)
         theirs = await _first(peer, Status, NoStatusMessage, "status message", timeout)

@@ -34,6 +34,11 @@ class RlpxPeer(Peer):
         self.connection = connection
         self._reader: asyncio.Task | None = None
 
+    @property
+    def remote_capabilities(self) -> frozenset[str]:
+        """The capability names the remote's Hello offered (shared or not): tells a BSC node from a vanilla one."""
+        return frozenset(name for name, _version in self.connection.remote_hello.capabilities)
+
     def start(self) -> None:
         """Start forwarding the connection's eth messages to the Peer (call from the event loop)."""
         self._reader = asyncio.get_running_loop().create_task(self._read(), name=f"rlpx peer {self.id[:16]}")
