@@ -41,11 +41,11 @@ def served_rpc(request):
         yield r
 
 
-@pytest.fixture(scope="module", params=["in-process", "front", "provider"])
+@pytest.fixture(scope="module", params=["in-process", "front", "provider", "async-provider"])
 def any_rpc(request):
-    """`served_rpc`'s two HTTP transports and node.testing's web3.py provider (no HTTP, tests/rpcnode.py's
+    """`served_rpc`'s two HTTP transports and node.testing's two web3.py providers (no HTTP: tests/rpcnode.py's
     ProvidedRpcNode), one node per module each: a suite of JSON-RPC answers overrides `rpc` with this so that the
-    provider is held to the server's answers. (Suites about HTTP or WebSocket themselves keep `served_rpc`.)"""
+    providers are held to the server's answers. (Suites about HTTP or WebSocket themselves keep `served_rpc`.)"""
     from rpcnode import serve
     with serve(produce=False, transport=request.param) as r:
         yield r

@@ -1,32 +1,37 @@
 """A real Node behind a real transport, and raw JSON-RPC through it: the RpcServer on 127.0.0.1 (a free port) or the
-front process, over HTTP with urllib; or node.testing's SmartchainProvider (web3.py's request path, no HTTP)."""
+front process, over HTTP with urllib; or node.testing's SmartchainProvider / AsyncSmartchainProvider (web3.py's
+request path, no HTTP)."""
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Coroutine, Iterator, TypeVar
 
 import re
 
-from web3 import Web3
+from web3 import AsyncWeb3, Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 
 from chainkit import calldata, deploy_token_raw, sign
 from node.dev.accounts import dev_accounts
 from node.config import NodeConfig
 from node.node import Node
-from node.testing.provider import SmartchainProvider
+from node.testing.provider import AsyncSmartchainProvider, SmartchainProvider
 from rpc.frontproc import FrontProcess
 from rpc.server import RpcServer
 
-TRANSPORTS = ("in-process", "front", "provider")   # serve(transport=...): HTTP served here, HTTP by the front, no HTTP
+# serve(transport=...): HTTP served here, HTTP from the front process, and web3.py's two providers (no HTTP)
+TRANSPORTS = ("in-process", "front", "provider", "async-provider")
+T = TypeVar("T")
 
 
 class NotHttp(Exception):
-    """A test asked the provider transport for an HTTP exchange: that test belongs to the HTTP transports only."""
+    """A test asked a provider transport for an HTTP exchange: that test belongs to the HTTP transports only."""
 
 
 class RpcFailure(Exception):
@@ -115,13 +120,45 @@ class ProvidedRpcNode(RpcNode):
         raise NotHttp("the provider transport has no HTTP exchange: this test is about HTTP")
 
     def request(self, method: str, *params: Any, request_id: Any = 1) -> dict:
-        answer = self.server.make_request(method, list(params))
-        # what HTTP would carry: the same after a JSON round trip (no tuples, bytes or non-string keys on the way)
-        assert json.loads(json.dumps(answer)) == answer, f"{method}: the provider's answer is not JSON's: {answer!r}"
-        return answer
+        return _as_json_carries(method, self.server.make_request(method, list(params)))
 
     def web3(self) -> Web3:
         return _with_poa(Web3(self.server))
+
+
+@dataclass
+class AsyncProvidedRpcNode(ProvidedRpcNode):
+    """The node answered through AsyncSmartchainProvider.make_request (what AsyncWeb3 awaits), on an event loop of
+    its own thread, as an async application runs it; the handlers run on the app's worker lanes."""
+    server: AsyncSmartchainProvider
+    loop: asyncio.AbstractEventLoop
+
+    @property
+    def transport(self) -> str:
+        return "async-provider"
+
+    def request(self, method: str, *params: Any, request_id: Any = 1) -> dict:
+        return _as_json_carries(method, self.run(self.server.make_request(method, list(params))))
+
+    def web3(self) -> Web3:
+        raise NotImplementedError("web3.py's Web3 takes the sync provider: here use async_web3() and run()")
+
+    def async_web3(self) -> AsyncWeb3:
+        """AsyncWeb3 over this provider (PoA middleware injected)."""
+        w3 = AsyncWeb3(self.server)
+        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+        return w3
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Await `coroutine` on this transport's event loop; its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)
+
+
+def _as_json_carries(method: str, answer: dict) -> dict:
+    """A provider's answer, checked to be what HTTP would carry: the same after a JSON round trip (no tuples,
+    bytes or non-string keys on the way)."""
+    assert json.loads(json.dumps(answer)) == answer, f"{method}: the provider's answer is not JSON's: {answer!r}"
+    return answer
 
 
 def _with_poa(w3: Web3) -> Web3:
@@ -152,12 +189,41 @@ def attach(node: Node, transport: str, cors_origins: list[str] | None = None, **
             yield RpcNode(node, front.attach(node, cors_origins, **server))
     elif transport == "provider":
         with SmartchainProvider(node) as provider:
-            if "filter_timeout" in server:   # the provider's app is made without options: set it as create_app does
-                provider.rpc.filters.timeout = server["filter_timeout"]
+            _set_app_options(provider.rpc, cors_origins, **server)
             yield ProvidedRpcNode(node, provider)
+    elif transport == "async-provider":
+        provider = AsyncSmartchainProvider(node)
+        try:
+            _set_app_options(provider._backend.rpc, cors_origins, **server)   # (no public `rpc` as the sync one has)
+            with _event_loop() as loop:
+                yield AsyncProvidedRpcNode(node, provider, loop)
+        finally:
+            provider.close()
     else:
         with RpcServer(node, "127.0.0.1", 0, cors_origins=cors_origins, **server) as http:
             yield RpcNode(node, http)
+
+
+def _set_app_options(rpc, cors_origins: list[str] | None, filter_timeout: float | None = None) -> None:
+    """The provider's app is made without options: set them as rpc.server.create_app does."""
+    if cors_origins is not None:
+        raise NotHttp("CORS is HTTP's: a provider has no origins to allow")
+    if filter_timeout is not None:
+        rpc.filters.timeout = filter_timeout
+
+
+@contextmanager
+def _event_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop running in a thread of its own until the block ends."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="async-provider", daemon=True)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
 
 
 # -- sending through a served node (filters and subscriptions tests) --

@@ -6,7 +6,7 @@ from chainkit import calldata, deploy_token_raw, sign
 from rpcnode import serve
 
 
-TRANSPORTS = ["in-process", "provider"]   # HTTP served in this process, and the provider (a front per node: seconds)
+TRANSPORTS = ["in-process", "provider", "async-provider"]   # HTTP served here, both providers (a front: seconds)
 
 
 @pytest.fixture(scope="module", params=TRANSPORTS)

@@ -3,7 +3,7 @@ demand, mining modes, time travel, snapshots and reverts, state edits, impersona
 import time
 
 import pytest
-from web3 import Web3
+from web3 import AsyncWeb3, Web3
 
 from chainkit import calldata, token_balance
 from rpc import dev
@@ -11,7 +11,7 @@ from rpcnode import ALICE, BOB, OWNER, deploy_token, head, hx, send, serve, tran
 
 STRANGER = "0x" + "5e" * 20
 WHALE = "0x" + "77" * 20   # an address nobody holds a key for
-TRANSPORTS = ["in-process", "provider"]   # HTTP served in this process, and the provider (a front per node: seconds)
+TRANSPORTS = ["in-process", "provider", "async-provider"]   # HTTP served here, both providers (a front: seconds)
 over_each = pytest.mark.parametrize("transport", TRANSPORTS)
 
 
@@ -283,8 +283,18 @@ def test_auto_impersonation_lets_any_address_send(r):
     assert r.call("eth_getTransactionReceipt", tx)["from"] == STRANGER
 
 
-def test_web3py_drives_snapshots_and_impersonation(r):
-    w3 = r.web3()
+@pytest.mark.parametrize("transport", ["in-process", "provider"])   # AsyncWeb3 on the async provider: below
+def test_web3py_drives_snapshots_and_impersonation(transport):
+    with serve(produce=False, transport=transport) as r:
+        drive_snapshots_and_impersonation(r.web3())
+
+
+def test_async_web3py_drives_snapshots_and_impersonation():
+    with serve(produce=False, transport="async-provider") as r:
+        r.run(adrive_snapshots_and_impersonation(r.async_web3()))
+
+
+def drive_snapshots_and_impersonation(w3: Web3) -> None:
     whale = Web3.to_checksum_address(WHALE)
     snap = w3.provider.make_request("evm_snapshot", [])["result"]
     w3.provider.make_request("anvil_setBalance", [whale, hex(10**19)])
@@ -295,6 +305,20 @@ def test_web3py_drives_snapshots_and_impersonation(r):
     assert w3.provider.make_request("evm_revert", [snap])["result"] is True
     assert w3.eth.get_balance(whale) == 0
     assert w3.eth.block_number == 0
+
+
+async def adrive_snapshots_and_impersonation(w3: AsyncWeb3) -> None:
+    whale = Web3.to_checksum_address(WHALE)
+    snap = (await w3.provider.make_request("evm_snapshot", []))["result"]
+    await w3.provider.make_request("anvil_setBalance", [whale, hex(10**19)])
+    await w3.provider.make_request("anvil_impersonateAccount", [whale])
+    tx = await w3.eth.send_transaction({"from": whale, "to": Web3.to_checksum_address(hx(BOB.address)),
+                                        "value": 10**18})
+    await w3.provider.make_request("evm_mine", [])
+    assert (await w3.eth.get_transaction_receipt(tx))["from"] == whale
+    assert (await w3.provider.make_request("evm_revert", [snap]))["result"] is True
+    assert await w3.eth.get_balance(whale) == 0
+    assert await w3.eth.block_number == 0
 
 
 # -- outside dev mode --

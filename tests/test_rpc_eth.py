@@ -53,7 +53,7 @@ LOG_KEYS = ["address", "topics", "data", "blockNumber", "transactionHash", "tran
 @pytest.fixture(scope="module", params=TRANSPORTS)
 def chain(request):
     """Every test here runs in-process, through the JSON-RPC front process (as `smartchain run` serves it) and
-    through node.testing's provider (no HTTP)."""
+    through node.testing's sync and async providers (no HTTP)."""
     with serve(produce=False, transport=request.param) as r:
         node = r.node
         node.send_raw_transaction(deploy_token_raw(OWNER, 0))

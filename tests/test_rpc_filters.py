@@ -12,7 +12,7 @@ from rpcnode import ALICE, BOB, CAROL, GETH_ID, OWNER, attach, deploy_token, hea
 
 @pytest.fixture(scope="module")
 def rpc(any_rpc):
-    """Every test here runs in-process, through the JSON-RPC front process and through the provider."""
+    """Every test here runs in-process, through the JSON-RPC front process and through both providers."""
     return any_rpc
 
 
@@ -125,7 +125,7 @@ def test_filter_logs_of_a_block_filter_is_not_found(rpc):
 def test_filters_expire_unless_polled(rpc):
     # a second app on the same node with short-lived filters: an HTTP server in this process (the front's own spawn
     # costs seconds and answers filters from the node's app all the same), or a second provider
-    with attach(rpc.node, "provider" if rpc.transport == "provider" else "in-process", filter_timeout=0.6) as short:
+    with attach(rpc.node, "in-process" if rpc.transport == "front" else rpc.transport, filter_timeout=0.6) as short:
         polled, idle = short.call("eth_newBlockFilter"), short.call("eth_newFilter", {})
         for _ in range(3):
             time.sleep(0.3)
