@@ -1,4 +1,4 @@
-"""debug_traceTransaction / debug_traceCall over a real server and over node.testing's provider (the same answers):
+"""debug_traceTransaction / debug_traceCall over a real server and over node.testing's providers (the same answers):
 struct logs, callTracer, geth's errors."""
 import pytest
 
@@ -6,10 +6,11 @@ from chainkit import calldata, deploy_token_raw, sign
 from rpcnode import serve
 
 
-TRANSPORTS = ["in-process", "provider", "async-provider"]   # HTTP served here, both providers (a front: seconds)
+# HTTP served here and both providers; the front (seconds to spawn) for the module's node only
+TRANSPORTS = ["in-process", "provider", "async-provider"]
 
 
-@pytest.fixture(scope="module", params=TRANSPORTS)
+@pytest.fixture(scope="module", params=[*TRANSPORTS, "front"])
 def env(request):
     with serve(produce=False, transport=request.param) as rpc:
         node = rpc.node

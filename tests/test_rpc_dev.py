@@ -11,7 +11,8 @@ from rpcnode import ALICE, BOB, OWNER, deploy_token, head, hx, send, serve, tran
 
 STRANGER = "0x" + "5e" * 20
 WHALE = "0x" + "77" * 20   # an address nobody holds a key for
-TRANSPORTS = ["in-process", "provider", "async-provider"]   # HTTP served here, both providers (a front: seconds)
+# HTTP served here and both providers: a node per test, and a front process per test would cost seconds each
+TRANSPORTS = ["in-process", "provider", "async-provider"]
 over_each = pytest.mark.parametrize("transport", TRANSPORTS)
 
 
