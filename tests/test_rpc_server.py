@@ -74,6 +74,8 @@ def test_block_tags_numbers_and_eip1898(rpc):
     balance = rpc.call("eth_getBalance", ALICE, "latest")
     for tag in ("latest", "pending", "safe", "finalized", "earliest", "0x0"):
         assert rpc.call("eth_getBalance", ALICE, tag) == balance
+    for tag in ("safe", "finalized"):   # no vote on this chain: genesis, as BSC answers before any attestation
+        assert rpc.call("eth_getBlockByNumber", tag, False)["hash"] == genesis["hash"]
     assert rpc.call("eth_getBalance", ALICE, {"blockHash": genesis["hash"], "requireCanonical": True}) == balance
     assert rpc.call("eth_getBalance", ALICE, {"blockNumber": "0x0"}) == balance
     assert rpc.call("eth_getBalance", ALICE, genesis["hash"]) == balance

@@ -107,9 +107,10 @@ def test_create_validator_with_an_undecodable_key_reverts_without_data():
     assert not result.ok and result.output == b""
 
 
-def test_without_the_proof_switch_only_lengths_are_checked():
-    sb = Sandbox(SystemParams(breathe_block_interval=3600))
-    assert _create(sb, b"\x22" * 96, vote=b"\x11" * 48).ok
+def test_the_proof_is_checked_by_default_and_a_genesis_may_turn_it_off():
+    assert not _create(Sandbox(SystemParams(breathe_block_interval=3600)), b"\x22" * 96, vote=b"\x11" * 48).ok
+    sb = Sandbox(SystemParams(breathe_block_interval=3600, check_vote_address_proof=0))
+    assert _create(sb, b"\x22" * 96, vote=b"\x11" * 48).ok   # only the lengths are checked
 
 
 def test_edit_vote_address_checks_the_proof():

@@ -12,11 +12,12 @@ from consensus.system import STAKE_HUB, SystemParams, genesis_alloc_json
 from node.dev.accounts import dev_accounts
 from node.config import REPO_GENESIS
 from rpcnode import serve
-from stakingabi import BLS_PROOF, DESCRIPTION, STAKE_CREDIT_ABI, STAKE_HUB_ABI, VOTE_ADDRESS
+from stakingabi import DESCRIPTION, STAKE_CREDIT_ABI, STAKE_HUB_ABI, vote_key
 
 ACCOUNTS = dev_accounts()
 VALIDATOR, OPERATOR, DELEGATOR = (to_checksum_address(a.address) for a in ACCOUNTS[:3])
 CONSENSUS = to_checksum_address(ACCOUNTS[7].address)
+VOTE_ADDRESS, BLS_PROOF = vote_key("operator", OPERATOR)
 ETHER = 10**18
 UNBOND_PERIOD = 30
 PARAMS = SystemParams(unbond_period=UNBOND_PERIOD, min_self_delegation=1_000 * ETHER)
@@ -70,7 +71,7 @@ def test_create_delegate_undelegate_and_claim_after_unbonding(rpc_w3, hub):
 
     # the same moniker again: BSC's custom error, as ethers/web3 decode it
     with pytest.raises(ContractCustomError) as refused:
-        hub.functions.createValidator(to_checksum_address(ACCOUNTS[8].address), bytes(48), BLS_PROOF,
+        hub.functions.createValidator(to_checksum_address(ACCOUNTS[8].address), *vote_key("delegator", DELEGATOR),
                                       (700, 3000, 100), DESCRIPTION).call({"from": DELEGATOR, "value": 1_500 * ETHER})
     assert refused.value.data == "0x" + function_signature_to_4byte_selector("DuplicateMoniker()").hex()
 

@@ -11,12 +11,13 @@ from eth_utils import keccak, to_checksum_address
 
 from consensus.system import DEAD_ADDRESS, STAKE_HUB, SYSTEM_REWARD, VALIDATOR_SET, GenesisValidator, SystemParams
 from consensus.system.credit import FORWARDER_CODE
+from stakingabi import vote_key
 from systemkit import ETHER, USERS, Sandbox, error_data, selector_call, string_error
 
 CREATE = "createValidator(address,bytes,bytes,(uint64,uint64,uint64),(string,string,string,string))"
 ALICE, BOB, CAROL, DAVE = (u.address for u in USERS[1:5])
 ALICE_CONSENSUS = USERS[6].address
-VOTE, PROOF = b"\x11" * 48, b"\x22" * 96
+VOTE, PROOF = vote_key("alice", ALICE)   # StakeHub checks the BLS proof (0x66), as BSC
 PARAMS = SystemParams(unbond_period=600, breathe_block_interval=3600, downtime_jail_time=7200)
 
 
@@ -121,7 +122,9 @@ def test_create_validator_registers_pool_credit_contract_and_events(sb):
     (dict(moniker="Alicealice"), 2_001 * ETHER, error_data("InvalidMoniker()")),
     (dict(moniker="Ali-ce"), 2_001 * ETHER, error_data("InvalidMoniker()")),
     (dict(vote=b"\x11" * 47), 2_001 * ETHER, error_data("InvalidVoteAddress()")),
-    (dict(proof=b"\x22" * 95), 2_001 * ETHER, error_data("InvalidVoteAddress()")),
+    (dict(proof=PROOF[:95]), 2_001 * ETHER, error_data("InvalidVoteAddress()")),
+    (dict(proof=vote_key("alice", BOB)[1]), 2_001 * ETHER, error_data("InvalidVoteAddress()")),      # Bob's proof
+    (dict(proof=vote_key("alice", ALICE, 56)[1]), 2_001 * ETHER, error_data("InvalidVoteAddress()")),  # BSC's id
 ])
 def test_create_validator_refusals(sb, changes, value, error):
     before = sb.balance(ALICE), sb.balance(STAKE_HUB)

@@ -43,9 +43,9 @@ class SystemParams:
     genesis_stake: int = 20_001 * ETHER
     # SlashIndicator.enableMaliciousVoteSlash: finality-violation evidence slashes (true in BSC's dev genesis)
     enable_malicious_vote_slash: int = 1
-    # Not a BSC switch (BSC always checks): StakeHub verifies the BLS proof of a vote address through 0x66 when 1.
-    # 0 keeps the length-only check until every caller (tests/stakingabi.py, the Devnet) sends real proofs.
-    check_vote_address_proof: int = 0
+    # Not a BSC switch (BSC always checks): StakeHub verifies the BLS proof of a vote address through 0x66 when 1,
+    # as BSC; a genesis may set 0 to keep only the length check (e.g. to replay scripts written with dummy proofs).
+    check_vote_address_proof: int = 1
 
     def __post_init__(self) -> None:
         for item in fields(self):

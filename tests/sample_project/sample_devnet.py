@@ -3,6 +3,8 @@ import json
 import os
 from pathlib import Path
 
+from consensus import bls, votes
+
 ETHER = 10**18
 
 
@@ -11,7 +13,10 @@ def test_a_new_validator_stakes_is_elected_and_seals(devnet, accounts):
     assert newcomer not in devnet.validators()
     operator = accounts[5].address
     hub = devnet.stake_hub
-    tx = hub.functions.createValidator(newcomer, bytes(range(48)), bytes(range(96)), (500, 2000, 100),
+    # a BLS vote key and its registration proof for this operator and chain, which StakeHub checks as BSC does
+    secret = bls.derive_secret_key(b"newcomer", b"sample vote key")
+    proof = votes.registration_proof(secret, bytes.fromhex(operator[2:]), devnet.w3.eth.chain_id)
+    tx = hub.functions.createValidator(newcomer, bls.public_key(secret), proof, (500, 2000, 100),
                                        ("Newcomer", "new", "https://new.example", "joins")
                                        ).transact({"from": operator, "value": 3_000 * ETHER})
     assert devnet.mined(tx).status == 1
