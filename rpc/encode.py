@@ -203,7 +203,7 @@ def receipt(h: BlockHeaderAPI, tx: SignedTransactionAPI, index: int, r: ReceiptA
         "effectiveGasPrice": quantity(meta.effective_gas_price),
         "from": address(meta.sender),
         "gasUsed": quantity(meta.gas_used),
-        "logs": [log(h, tx.hash, index, meta.first_log_index + i, entry) for i, entry in enumerate(r.logs)],
+        "logs": _logs(h, tx.hash, index, meta.first_log_index, r.logs),
         "logsBloom": bloom(r.bloom),
         "to": address(tx.to),
         "transactionHash": data(tx.hash),
@@ -218,6 +218,15 @@ def receipt(h: BlockHeaderAPI, tx: SignedTransactionAPI, index: int, r: ReceiptA
         fields["blobGasUsed"] = quantity(GAS_PER_BLOB * len(tx.blob_versioned_hashes))
         fields["blobGasPrice"] = quantity(blob_gas_price)
     return dict(sorted(fields.items()))
+
+
+def _logs(h: BlockHeaderAPI, tx_hash: bytes, tx_index: int, first_log_index: int, entries) -> list[dict]:
+    """A receipt's logs, the block's fields encoded once for all of them."""
+    if not entries:
+        return []
+    where = LogBlock.of(h)
+    return [raw_log(where, tx_hash, tx_index, first_log_index + i, entry.address,
+                    [t.to_bytes(32, "big") for t in entry.topics], entry.data) for i, entry in enumerate(entries)]
 
 
 def log(h: BlockHeaderAPI, tx_hash: bytes, tx_index: int, log_index: int, entry) -> dict:
