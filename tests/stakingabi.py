@@ -48,6 +48,7 @@ STAKE_HUB_ABI = [
     _fn("unbondPeriod", [], [_arg("uint256")], "view"),
     _fn("editVoteAddress", [_arg("bytes", "newVoteAddress"), _arg("bytes", "blsProof")]),
     _fn("getValidatorVoteAddress", [_arg("address", "operatorAddress")], [_arg("bytes", "voteAddress")], "view"),
+    _fn("getValidatorUpdateTime", [_arg("address", "operatorAddress")], [_arg("uint256")], "view"),
     _event("ValidatorCreated", ("consensusAddress", "address", True), ("operatorAddress", "address", True),
            ("creditContract", "address", True), ("voteAddress", "bytes", False)),
     _event("Delegated", ("operatorAddress", "address", True), ("delegator", "address", True),
