@@ -19,7 +19,8 @@ from eth.vm.forks.shanghai.computation import ShanghaiComputation
 from eth_abi import decode as abi_decode
 from eth_utils import ValidationError
 
-from node.execution.deadline import DeadlineExceeded, deadline_after, go_duration, with_deadline
+from node.execution.bases import call_vms
+from node.execution.deadline import DeadlineExceeded, deadline_after, deadline_class, go_duration, running_until
 from node.txpool.validation import INITCODE_WORD_GAS, MAX_INITCODE_SIZE, floor_data_gas
 
 ZERO_ADDRESS = b"\x00" * 20
@@ -139,12 +140,14 @@ def check_gas(vm, tx) -> None:
 
 def _execute(chain, header: BlockHeaderAPI, params: CallParams, gas: int,
              deadline: float | None = None) -> ComputationAPI:
-    vm = chain.vm_at(header)
-    tx = call_transaction(vm, params, gas)
-    check_call(vm, tx)
-    if deadline is not None:
-        vm.state.computation_class = with_deadline(vm.state.computation_class, deadline)
-    return vm.state.apply_transaction(tx)
+    """One run of the call on a warm VM at `header` (node.execution.bases), its state changes undone after."""
+    with call_vms(chain).vm(header) as vm:
+        tx = call_transaction(vm, params, gas)
+        check_call(vm, tx)
+        state = vm.state
+        state.computation_class = deadline_class(state.computation_class)
+        with running_until(deadline):
+            return state.apply_transaction(tx)
 
 
 def call(chain, header: BlockHeaderAPI, params: CallParams, gas_cap: int = CALL_GAS_CAP,
