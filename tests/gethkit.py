@@ -27,7 +27,8 @@ log = logging.getLogger("smartchain.tests.geth")
 
 GETH_VERSION = "v1.17.0"
 GETH_PACKAGE = "github.com/ethereum/go-ethereum/cmd/geth"
-BUILD_TIMEOUT = 3600      # seconds: the first build compiles all of go-ethereum with one job at a time
+BUILD_TIMEOUT = 2400      # seconds: the first build compiles all of go-ethereum with one job at a time (~20 min
+                          # on 2 busy cores)
 START_TIMEOUT = 60
 
 

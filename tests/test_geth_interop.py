@@ -42,6 +42,10 @@ from node.network.rlpx.nodekey import parse_enode
 from node.network.rlpx.p2p import Capability
 from node.network.rlpx.rlpxpeer import RlpxPeer
 
+# the suite's 300 s per test would cut the one-off build short (it runs in the first test's fixture setup); every wait
+# in these tests has its own bound
+pytestmark = pytest.mark.timeout(gethkit.BUILD_TIMEOUT + 300)
+
 GETH_NODE_KEY = bytes.fromhex("b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291")
 SYNC_TIMEOUT = 180
 SMARTCHAIN = shutil.which("smartchain") or os.path.join(os.path.dirname(sys.executable), "smartchain")
