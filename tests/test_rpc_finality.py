@@ -20,10 +20,10 @@ VALIDATORS = 4
 # -- before any vote: a dev node whose genesis has no vote keys ------------------------------------------------
 
 @pytest.fixture(scope="module")
-def dev():
-    with serve(produce=False) as r:
-        r.node.mine(2)
-        yield r
+def dev(served_rpc):
+    """A dev node served in-process and by the JSON-RPC front process (conftest's served_rpc)."""
+    served_rpc.node.mine(2)
+    return served_rpc
 
 
 def test_before_any_attestation_safe_and_finalized_are_genesis(dev):
