@@ -3,8 +3,9 @@
 Same function names, argument order, custom errors and events as BSC's, so calls written for BSC work. The BLS proof
 of a vote address is verified through precompile 0x66 as BSC's _checkVoteAddress does (a genesis may turn that off
 with `checkVoteAddressProof: 0`, leaving only the length check). What differs: there is no pausing, blacklist, agent,
-GovToken vote delegation (the `delegateVotePower` flag is accepted and ignored) or node-ID registry; claimed BNB is credited to the delegator's balance without running its code
-(BSC calls it with 5000 gas, so a contract whose receive() reverts fails with TransferFailed there and is paid here).
+GovToken vote delegation (the `delegateVotePower` flag is accepted and ignored) or node-ID registry; claimed BNB is
+credited to the delegator's balance without running its code (BSC calls it with 5000 gas, so a contract whose
+receive() reverts fails with TransferFailed there and is paid here).
 Views live in stakehub_views.py, the functions other system contracts call in stakehub_system.py, share
 accounting in credit.py.
 """
