@@ -209,18 +209,18 @@ class DevnetNetwork:
 
     def settle_votes(self, block: BlockAPI) -> None:
         """Until each vote a running member made for `block` has been taken in (or refused) by every running member
-        that can reach the voter. The members that imported `block` decided on their vote before the import
+        connected to the voter. The members that imported `block` decided on their vote before the import
         returned (the voter is a block listener), so after `deliver` the votes that will exist do."""
-        made = []
+        made = []   # (vote hash, the members connected to its voter)
         for i, node in enumerate(self.nodes):
             voter = node.votes.voter if self.running[i] and node.votes is not None else None
             vote = voter.decisions.get(block.hash) if voter is not None else None
             if vote is not None:
-                made.append((i, vote.hash()))
+                made.append((vote.hash(), self._peer_indexes(i)))
 
         def spread() -> bool:
             return all(self.nodes[j].votes is not None and self.nodes[j].votes.seen(vote_hash)
-                       for i, vote_hash in made for j in range(len(self.nodes)) if self.reachable(i, j))
+                       for vote_hash, peers in made for j in peers)
         self.wait_until(spread, f"the {len(made)} votes for block #{block.number} reaching every peer")
 
     def settle_transactions(self) -> None:
