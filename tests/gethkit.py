@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from node.network.rlpx.crypto import public_key
+from node.network.rlpx.crypto import keccak256, public_key
 from node.network.rlpx.nodekey import enode_url
 
 log = logging.getLogger("smartchain.tests.geth")
@@ -139,10 +139,9 @@ class GethNode:
     @property
     def node_id(self) -> str:
         """keccak256 of the public key, as geth's admin_peers and our peer ids name a node."""
-        from node.network.rlpx.crypto import keccak256
         return keccak256(public_key(self.node_key)).hex()
 
-    def _run(self, *args: str, timeout: float = 300) -> str:
+    def _run(self, *args: str, timeout: float = 300) -> None:
         with self.log.open("a") as out:
             out.write(f"$ geth {' '.join(args)}\n")
             out.flush()
@@ -150,7 +149,6 @@ class GethNode:
                                   stderr=subprocess.STDOUT, timeout=timeout)
         if done.returncode != 0:
             raise GethFailed(f"geth {args[0]} exited {done.returncode}:\n{self.log_tail()}")
-        return self.log.read_text()
 
     def init(self, genesis: Path) -> None:
         self._run("init", str(genesis))

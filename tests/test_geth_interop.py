@@ -152,7 +152,7 @@ def test_our_node_syncs_the_conformance_chain_from_geth(geth: gethkit.GethNode, 
     logs = (("geth", geth.log_tail), ("smartchain", ours.log_tail))
     try:
         ours.init()
-        ours.run("--peers", geth.enode, "--maxpeers", "5")
+        ours.run("--peers", geth.enode, "--maxpeers", "5", "--http.api", "admin")
         ours_head = wait_until(lambda: (lambda b: b if b["hash"] == head["hash"] else None)(
             ours.rpc("eth_getBlockByNumber", "latest", False)), SYNC_TIMEOUT, "our node to reach geth's head", *logs)
         assert ours_head["stateRoot"] == head["stateRoot"] and ours_head["number"] == head["number"]
@@ -165,6 +165,10 @@ def test_our_node_syncs_the_conformance_chain_from_geth(geth: gethkit.GethNode, 
         [peer] = geth.rpc("admin_peers")
         assert peer["name"].startswith("smartchain") and peer["protocols"]["eth"]["version"] == 68, peer
         assert peer["network"]["inbound"] is True   # we dialled it
+        assert peer["id"] == parse_enode((ours.datadir / "enode").read_text().strip()).node_id.hex()
+        [seen] = ours.rpc("admin_peers")
+        assert seen["id"] == geth.node_id and seen["name"].startswith("Geth/v1.17.0"), seen
+        assert {"eth/68", "eth/69"} <= set(seen["caps"]) and seen["protocols"]["eth"] == {"version": 68}
         assert ours.rpc("net_peerCount") == "0x1"
         assert ours.proc.poll() is None and "dropping peer" not in ours.log.read_text()
     finally:
