@@ -23,7 +23,7 @@ from operator import attrgetter
 from typing import Any, Callable, Collection
 
 from rpc import (accesslist, accounts, admin, blocktrace, chaininfo, debug, debugraw, dev, eth, fees, filters, finality,
-                 logs, net, parlia, proofs, simargs, simulate, subscriptions, testing, txpool, web3)
+                 finalizedheads, logs, net, parlia, proofs, simargs, simulate, subscriptions, testing, txpool, web3)
 from rpc.errors import InvalidParams, MethodNotFound
 from rpc.filters import FilterManager, Id, parse_id
 from rpc.params import PARSERS as PARAM_PARSERS, Data, ParamError
@@ -122,6 +122,7 @@ SUBSCRIPTIONS: dict[str, Callable] = {
     "newHeads": subscriptions.new_heads,
     "logs": subscriptions.logs,
     "newPendingTransactions": subscriptions.new_pending_transactions,
+    "newFinalizedHeaders": finalizedheads.new_finalized_headers,
 }
 
 # Registered only when the node runs in dev mode: unlocked test accounts and anvil's chain controls.

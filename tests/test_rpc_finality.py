@@ -194,6 +194,41 @@ def test_new_heads_and_the_finalized_tag_agree(net):
     asyncio.run(main())
 
 
+def test_new_finalized_headers_report_finality_as_it_moves(net):
+    rpc = net.rpc
+
+    async def main():
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(rpc.server.ws_url) as ws:
+                await ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe",
+                                    "params": ["newFinalizedHeaders"]})
+                answer = await asyncio.wait_for(ws.receive_json(), 10)
+                sub_id = answer["result"]
+                start = int(rpc.call("eth_getBlockByNumber", "finalized", False)["number"], 16)
+                for _ in range(3):
+                    await asyncio.get_running_loop().run_in_executor(None, net.step)
+                end = int(rpc.call("eth_getBlockByNumber", "finalized", False)["number"], 16)
+                assert end >= start + 3   # every block of the voting net finalizes one more
+                # the feed hears blocks: the votes on the head that finalized `end` early (BEP-648) may have come
+                # after the head's turn in the feed; the next block's own attestation finalizes `end` anyway
+                await asyncio.get_running_loop().run_in_executor(None, net.step)
+                reported = []
+                while not reported or int(reported[-1]["number"], 16) < end:
+                    note = await asyncio.wait_for(ws.receive_json(), 10)
+                    assert note["params"]["subscription"] == sub_id
+                    reported.append(note["params"]["result"])
+                numbers = [int(h["number"], 16) for h in reported]
+                # each report a new finalized block, in order; a jump (BEP-648's step made by votes between two
+                # blocks) reports only where finality landed, as BSC's feed does
+                assert start < numbers[0] and numbers == sorted(set(numbers)) and numbers[-1] >= end
+                for header in reported:
+                    block = rpc.call("eth_getBlockByNumber", header["number"], False)
+                    assert header == {key: block[key] for key in header}
+                    assert "transactions" not in header
+
+    asyncio.run(main())
+
+
 def sealers_walk(chain: list[dict], wanted: int, floor: int) -> int:
     """BSC's getFinalizedNumber: back from the head until `wanted` distinct coinbases, at most 1000 steps, not
     below max(floor, 1); the answer is max(floor, where the walk stopped)."""
