@@ -4,7 +4,9 @@ geth is initialised with the execution-apis conformance genesis (forks by block,
 and imports its chain.rlp; our node, set up as a user would (`smartchain init`, `smartchain run` with geth as its
 static peer), dials it over RLPx, passes geth's eth/68 Status and EIP-2124 fork id checks (its genesis-state fork id
 against geth's post-BPO2 one, and back), fetches every header and body and imports them, and ends on geth's head hash
-and state root. geth's own admin_peers must show us on eth/68.
+and state root; and the same when geth dials us (its admin_addPeer). Each side's admin_peers must show the other on
+eth/68. At the wire, our codec reads geth's receipts (their roots must be the headers') and geth's disconnect reason
+when it refuses a stale fork id.
 
 Without Go the test cannot run: under CI (CI=true) that is a failure, elsewhere a skip naming the reason.
 """
@@ -142,7 +144,8 @@ def chain_id() -> int:
     return json.loads(ethchain.genesis_file().read_text())["config"]["chainId"]
 
 
-def test_our_node_syncs_the_conformance_chain_from_geth(geth: gethkit.GethNode, tmp_path: Path) -> None:
+@pytest.mark.parametrize("we_dial", [True, False], ids=["we dial geth", "geth dials us"])
+def test_our_node_syncs_the_conformance_chain_from_geth(geth: gethkit.GethNode, tmp_path: Path, we_dial: bool) -> None:
     blocks_in_file = sum(1 for _ in split_blocks(ethchain.chain_file().read_bytes()))
     head = geth.rpc("eth_getBlockByNumber", "latest", False)
     assert int(head["number"], 16) == blocks_in_file and head["hash"] == "0x" + ethchain.head_hash().hex()
@@ -150,9 +153,16 @@ def test_our_node_syncs_the_conformance_chain_from_geth(geth: gethkit.GethNode, 
 
     ours = OurNode(tmp_path / "ours", ethchain.genesis_file())
     logs = (("geth", geth.log_tail), ("smartchain", ours.log_tail))
+    our_enode = None
     try:
         ours.init()
-        ours.run("--peers", geth.enode, "--maxpeers", "5", "--http.api", "admin")
+        if we_dial:   # geth as our static peer
+            ours.run("--peers", geth.enode, "--maxpeers", "5", "--http.api", "admin")
+            our_enode = wait_until(lambda: (ours.datadir / "enode").read_text().strip(), 60, "our enode file", *logs)
+        else:         # we only listen; geth is told to dial us (its admin_addPeer, over IPC)
+            ours.run("--maxpeers", "5", "--http.api", "admin")
+            our_enode = wait_until(lambda: (ours.datadir / "enode").read_text().strip(), 60, "our enode file", *logs)
+            assert geth.rpc("admin_addPeer", our_enode) is True
         ours_head = wait_until(lambda: (lambda b: b if b["hash"] == head["hash"] else None)(
             ours.rpc("eth_getBlockByNumber", "latest", False)), SYNC_TIMEOUT, "our node to reach geth's head", *logs)
         assert ours_head["stateRoot"] == head["stateRoot"] and ours_head["number"] == head["number"]
@@ -164,15 +174,17 @@ def test_our_node_syncs_the_conformance_chain_from_geth(geth: gethkit.GethNode, 
 
         [peer] = geth.rpc("admin_peers")
         assert peer["name"].startswith("smartchain") and peer["protocols"]["eth"]["version"] == 68, peer
-        assert peer["network"]["inbound"] is True   # we dialled it
-        assert peer["id"] == parse_enode((ours.datadir / "enode").read_text().strip()).node_id.hex()
+        assert peer["network"]["inbound"] is we_dial and peer["id"] == parse_enode(our_enode).node_id.hex()
         [seen] = ours.rpc("admin_peers")
         assert seen["id"] == geth.node_id and seen["name"].startswith("Geth/v1.17.0"), seen
+        assert seen["network"]["inbound"] is not we_dial
         assert {"eth/68", "eth/69"} <= set(seen["caps"]) and seen["protocols"]["eth"] == {"version": 68}
         assert ours.rpc("net_peerCount") == "0x1"
         assert ours.proc.poll() is None and "dropping peer" not in ours.log.read_text()
     finally:
         ours.stop()
+        if our_enode is not None and not we_dial:
+            geth.rpc("admin_removePeer", our_enode)   # no redials of a node that is gone
     wait_until(lambda: geth.rpc("admin_peers") == [], 15, "geth to see us gone", *logs)
 
 
