@@ -43,6 +43,7 @@ from node.chain.store import INDEX_VERSION, Store
 from node.chain.triebuild import list_values
 from node.chain.proofs import AccountProof, prove
 from node.chain.transactions import recover_senders
+from node.finality.forkchoice import justified_first
 
 log = logging.getLogger("smartchain.chain")
 
@@ -329,6 +330,7 @@ class Chain:
             if block.uncles and self.config.is_parlia:
                 raise ChainError(f"invalid block {block.number}: uncles are not allowed")
             receipts = self._executed.pop(block.hash, None)
+            head_before = self.head
             try:
                 if receipts is not None:
                     persisted = self.py.persist_block(block)
@@ -337,6 +339,8 @@ class Chain:
                     persisted, receipts = self.py.import_block_with_receipts(block)
             except ValidationError as exc:
                 raise ChainError(f"invalid block {block.number}: {exc}") from exc
+            if self.config.is_parlia and block.header.parent_hash != head_before.hash:   # a fork: BSC's choice
+                persisted = justified_first(self, block, head_before, persisted)
             for old in persisted.old_canonical_blocks:
                 self.store.unindex_block(old)
             for new in persisted.new_canonical_blocks:

@@ -1,7 +1,8 @@
 """`smartchain init-network`: data dirs for a network of N validators run as separate processes (BSC's
 `geth init-network`): DIR/node0..node{N-1}, each with the staked devnet genesis (node/dev/devnet.py devnet_genesis,
-its deterministic validator keys, the test accounts funded as on the dev chain), its validator.key, its nodekey and
-a config.json naming its HTTP port, its p2p port and every other node's enode as a static peer."""
+its deterministic validator keys and their BLS vote keys, the test accounts funded as on the dev chain), its
+validator.key, its vote.key (so the validators vote and blocks finalize), its nodekey and a config.json naming its
+HTTP port, its p2p port and every other node's enode as a static peer."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,9 @@ from node.chain.chain import Chain
 from node.chain.db import LmdbDB
 from node.chain.genesis import load_genesis
 from node.cli.datadirconfig import write_config
-from node.dev.devnet import devnet_genesis, validator_key
+from consensus import bls
+from node.dev.devnet import devnet_genesis, validator_key, validator_vote_key
+from node.finality.keys import write_vote_key
 from node.network.rlpx.nodekey import enode_url, load_or_create_nodekey
 from node.node import DB_DIR, KEY_FILE
 
@@ -53,13 +56,15 @@ def init_network(root: Path, validators: int, http_port: int, p2p_port: int, p2p
     if taken:
         raise InitNetworkError(f"init-network: {taken[0]} exists and is not empty")
     keys = [validator_key(i) for i in range(validators)]
-    genesis = devnet_genesis(sorted(k.public_key.to_canonical_address() for k in keys), period, epoch)
+    genesis = devnet_genesis([(k.public_key.to_canonical_address(), bls.public_key(validator_vote_key(k)))
+                              for k in keys], period, epoch)
     enodes = []
     for i, datadir in enumerate(dirs):
         datadir.mkdir(parents=True, exist_ok=True)
         (datadir / GENESIS_FILE).write_text(json.dumps(genesis, indent=2))
         (datadir / KEY_FILE).write_text(keys[i].to_hex() + "\n")
         (datadir / KEY_FILE).chmod(0o600)
+        write_vote_key(datadir, validator_vote_key(keys[i]))
         enodes.append(enode_url(load_or_create_nodekey(datadir), p2p_addr, p2p_port + i))
     for i, datadir in enumerate(dirs):
         write_config(datadir, {"http.port": http_port + i, "p2p.port": p2p_port + i, "p2p.addr": p2p_addr,
