@@ -1,27 +1,34 @@
 """Block propagation as BSC does it (eth/handler.go BroadcastBlock, eth/fetcher/block_fetcher.go).
 
-Out: each block that joins our canonical chain, sealed here or imported from a peer, goes whole (NewBlock with our
-total difficulty) to floor(sqrt(n)) of the peers not known to have it (all of them with BSC's DirectBroadcast) and
-as a hash (NewBlockHashes) to the others;
-a peer that sent or announced a block is known to have it, so a block never goes back where it came from. Blocks
-sync imports are not propagated (geth's downloader does not either).
+Out, as BSC's fetcher and BroadcastBlock do it: a block sealed here goes whole (NewBlock with its total difficulty)
+to floor(sqrt(n)) of the peers not known to have it (all of them with BSC's DirectBroadcast) and as a hash
+(NewBlockHashes) to the others. A block from a peer (sent whole or fetched after an announcement) is relayed whole
+to floor(sqrt(n)) peers lacking it as soon as its header passed the engine's checks, before it is imported (so the
+next hop does not wait for our execution), and once imported it is announced by hash to the peers still lacking
+it; it is never sent whole a second time. A peer that sent or announced a block, or was sent it, is known to have
+it, so a block never goes back where it came from. Blocks sync imports are not propagated (geth's downloader does
+not either).
 
-In: a NewBlock is queued for import; an announced hash we lack is fetched (header, then body, checked against each
-other) from its announcer, up to 8 at a time per peer so that a peer announcing blocks it never delivers holds up
-nobody else, and the block queued. The queue is worked off one block at a time: the body is checked against the
-header (transaction root, uncles, withdrawals); a block whose parent we lack first has its missing ancestors synced
-from the same peer; then it goes through the node's import path. A block the chain refuses gets its sender dropped
-and banned for a while, except one refused only for being ahead of our clock: that one is tried again a little
-later (clocks differ between machines).
+In: a NewBlock is queued for import. An announced hash we lack is fetched from its announcer (header, then body,
+checked against each other) unless the block arrived whole within BSC's arriveTimeout, up to 8 at a time per peer
+so that a peer announcing blocks it never delivers holds up nobody else, and the block queued; an announcement of a
+block already queued or being imported fetches nothing. The queue is worked off one block at a time: the body is
+checked against the header (transaction root, uncles, withdrawals); a block whose parent we lack first has its
+missing ancestors synced from the same peer; its header is checked against its parent (which gates the relay
+above), then it goes through the node's import path, the one judge of blocks. A block the chain refuses gets its
+sender dropped and banned for a while, except one refused only for being ahead of our clock: that one is tried
+again a little later (clocks differ between machines).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import math
+import random
 from typing import Any, Callable, Coroutine
 
-from eth.abc import BlockAPI
+from eth.abc import BlockAPI, BlockHeaderAPI
+from eth_utils import ValidationError
 
 from node.network.checks import PeerLied, UnexpectedHeaders, assemble, check_block
 from node.network.eth.chaintypes import ChainTypes
@@ -40,6 +47,8 @@ MAX_FETCHES_PER_PEER = 8    # announced blocks fetched from one peer at a time; 
 MAX_QUEUE_DIST = 32         # geth's fetcher: announcements further ahead of our head are left to sync
 FUTURE_RETRY_DELAY = 1.0    # s: a block ahead of our clock is tried again after this (Parlia's shortest period)
 FUTURE_RETRIES = 5
+ARRIVE_TIMEOUT = 0.2        # s: an announced block is fetched only if it has not arrived whole by then (BSC's)
+RELAYED_BLOCKS = 1024       # peers' blocks remembered as relayed, so that their import only announces them
 
 
 class BlockGossip:
@@ -52,26 +61,47 @@ class BlockGossip:
         self._spawn = spawn
         self.queue: asyncio.Queue[tuple[PeerState, BlockAPI]] = asyncio.Queue(BLOCK_QUEUE)
         self._queued = KnownSet(BLOCK_QUEUE * 4)
+        self._importing: bytes | None = None             # the hash of the block being checked and imported
+        self._from_peers = KnownSet(RELAYED_BLOCKS)      # peers' blocks: relayed whole already (or not at all)
         self._fetching: set[bytes] = set()              # announced hashes being fetched (at most peers x 8)
         self._peer_fetches: dict[PeerState, int] = {}
         self._future: dict[bytes, int] = {}              # block hash -> tries, for blocks ahead of our clock
+        self.arrive_timeout = ARRIVE_TIMEOUT
         self.sent_whole = 0
         self.sent_hashes = 0
+        self.fetched = 0   # announced blocks we had to fetch (they did not arrive whole in time)
 
     # -- out ---------------------------------------------------------------------------------------------------------
     def broadcast(self, block: BlockAPI) -> None:
-        """Propagate a block that joined our canonical chain (call on the loop)."""
-        if block.hash in self.syncer.quiet:
-            self.syncer.quiet.discard(block.hash)
+        """A block joined our canonical chain (call on the loop): one sealed here goes whole to sqrt(n) peers and
+        as a hash to the rest; a peer's block, relayed whole before its import, is now only announced."""
+        block_hash = block.hash
+        if block_hash in self.syncer.quiet:
+            self.syncer.quiet.discard(block_hash)
             return
-        td = self.node.chain.chaindb.get_score(block.hash)
-        whole, hashes = self.peers.split_lacking(lambda s: block.hash in s.known_blocks, direct=self._direct)
-        for state in whole:
-            state.known_blocks.add(block.hash)
-            self.sent_whole += state.send_soon(NewBlock(block, td))
-        for state in hashes:
-            state.known_blocks.add(block.hash)
-            self.sent_hashes += state.send_soon(NewBlockHashes(((block.hash, block.number),)))
+        if block_hash in self._from_peers:
+            self._from_peers.discard(block_hash)
+        else:
+            self._send_whole(block, block_hash, self.node.chain.chaindb.get_score(block_hash))
+        self._announce(block_hash, block.number)
+
+    def _send_whole(self, block: BlockAPI, block_hash: bytes, td: int) -> None:
+        """NewBlock to floor(sqrt(n)) of the n peers not known to have it (all of them with DirectBroadcast)."""
+        lacking = [s for s in self.peers if block_hash not in s.known_blocks]
+        random.shuffle(lacking)
+        message = NewBlock(block, td)   # one message object for every peer it goes to
+        # geth and BSC count the square root of the peers lacking it, not of all peers (eth/handler.go)
+        for state in lacking[:self._direct(len(lacking))]:
+            state.known_blocks.add(block_hash)
+            self.sent_whole += state.send_soon(message)
+
+    def _announce(self, block_hash: bytes, number: int) -> None:
+        """NewBlockHashes to every peer not known to have the block (it is in our chain: they may fetch it)."""
+        message = NewBlockHashes(((block_hash, number),))
+        for state in self.peers:
+            if block_hash not in state.known_blocks:
+                state.known_blocks.add(block_hash)
+                self.sent_hashes += state.send_soon(message)
 
     # -- in ----------------------------------------------------------------------------------------------------------
     def on_new_block(self, state: PeerState, message: NewBlock) -> None:
@@ -87,7 +117,7 @@ class BlockGossip:
         head = self.node.chain.head.block_number
         for block_hash, number in message.entries:
             state.known_blocks.add(block_hash)
-            if number > head + MAX_QUEUE_DIST or block_hash in self._fetching:
+            if number > head + MAX_QUEUE_DIST or self._have_or_want(block_hash):
                 continue
             if self._peer_fetches.get(state, 0) >= MAX_FETCHES_PER_PEER:
                 log.debug("too many fetches from %s: 0x%s not fetched", state.id[:16], block_hash.hex()[:16])
@@ -97,8 +127,18 @@ class BlockGossip:
                 self._peer_fetches[state] = self._peer_fetches.get(state, 0) + 1
                 self._spawn(self._fetch_and_queue(state, block_hash))
 
+    def _have_or_want(self, block_hash: bytes) -> bool:
+        """Being fetched, waiting in the queue or being imported (the chain is asked separately)."""
+        return block_hash in self._fetching or block_hash in self._queued or block_hash == self._importing
+
     async def _fetch_and_queue(self, state: PeerState, block_hash: bytes) -> None:
         try:
+            # BSC's arriveTimeout: a relay usually brings the block whole meanwhile, and then nothing is fetched
+            await asyncio.sleep(self.arrive_timeout)
+            if block_hash in self._queued or block_hash == self._importing \
+                    or self.node.chain.header_by_hash(block_hash) is not None:
+                return
+            self.fetched += 1
             block = await self._fetch(state, block_hash)
             if block is not None:
                 self._enqueue(state, block)
@@ -113,20 +153,23 @@ class BlockGossip:
                 self._peer_fetches[state] = left
 
     def _enqueue(self, state: PeerState, block: BlockAPI) -> None:
-        if block.hash in self._queued or self.node.chain.header_by_hash(block.hash) is not None:
+        block_hash = block.hash
+        if block_hash in self._queued or block_hash == self._importing \
+                or self.node.chain.header_by_hash(block_hash) is not None:
             return
         try:
             self.queue.put_nowait((state, block))
         except asyncio.QueueFull:
-            log.debug("block queue full: dropped 0x%s from %s", block.hash.hex()[:16], state.id[:16])
+            log.debug("block queue full: dropped 0x%s from %s", block_hash.hex()[:16], state.id[:16])
             return
-        self._queued.add(block.hash)
+        self._queued.add(block_hash)
 
     async def run(self) -> None:
         """Import queued blocks one at a time, in arrival order."""
         while True:
             state, block = await self.queue.get()
             self._queued.discard(block.hash)
+            self._importing = block.hash
             try:
                 await self._import(state, block)
             except PeerLied as exc:
@@ -135,15 +178,27 @@ class BlockGossip:
                 log.debug("block #%d from %s: %s", block.number, state.id[:16], exc)
             except Exception:
                 log.exception("block #%d from %s failed", block.number, state.id[:16])
+            finally:
+                self._importing = None
 
     async def _import(self, state: PeerState, block: BlockAPI) -> None:
         chain = self.node.chain
-        if chain.header_by_hash(block.hash) is not None:
+        block_hash, header = block.hash, block.header
+        if chain.header_by_hash(block_hash) is not None:
             return
         check_block(block)
-        if chain.header_by_hash(block.header.parent_hash) is None:
-            if not await self.syncer.sync_to(state, block.header.parent_hash):
+        parent = chain.header_by_hash(header.parent_hash)
+        if parent is None:
+            if not await self.syncer.sync_to(state, header.parent_hash):
                 return
+            parent = chain.header_by_hash(header.parent_hash)
+            if parent is None:   # synced, then reorganised away: the next announcement brings it again
+                return
+        # a peer's block is relayed whole here at most, never after its import (broadcast only announces it)
+        self._from_peers.add(block_hash)
+        # in the import thread: the engine's caches (snapshots, seal signers) are the import's, touched by one thread
+        if await self.importer.run(self._verify_header, header, parent):
+            self._send_whole(block, block_hash, chain.chaindb.get_score(parent.hash) + header.difficulty)
         try:
             await self.importer.import_block(block)
         except UnknownAncestor as exc:   # the parent went away meanwhile (a reorg): not the peer's fault
@@ -155,7 +210,20 @@ class BlockGossip:
                 return
             raise InvalidBlock(str(exc)) from exc
         # the peer has this block: its total difficulty is at least ours at it (NewBlockHashes carry no TD)
-        state.set_head(block.hash, self.node.chain.chaindb.get_score(block.hash))
+        state.set_head(block_hash, self.node.chain.chaindb.get_score(block_hash))
+
+    def _verify_header(self, header: BlockHeaderAPI, parent: BlockHeaderAPI) -> bool:
+        """Whether `header` passes the engine's checks on `parent` (seal, signer's turn, fields, time), as BSC's
+        fetcher asks before relaying. A block that fails is not relayed; it still goes to the node's import path,
+        the one judge of blocks, which refuses it for the same reason (and its sender is dropped for it). A block
+        ahead of our clock is not relayed either (BSC's answer to ErrFutureBlock): it is imported later."""
+        chain = self.node.chain
+        try:
+            chain.engine.verify_header(header, parent, chain.clock_ms())
+        except ValidationError as exc:   # the engine's ConsensusError (FutureBlock too) and py-evm's checks alike
+            log.debug("block #%d (0x%s) not relayed: %s", header.block_number, header.hash.hex()[:16], exc)
+            return False
+        return True
 
     def _retry_later(self, state: PeerState, block: BlockAPI) -> None:
         tries = self._future.get(block.hash, 0)

@@ -78,28 +78,34 @@ class TxGossip:
         whole: dict[PeerState, list] = {}
         announce: dict[PeerState, list] = {}
         for tx in txs:
-            direct = (lambda n: 0) if len(tx.encode()) > p.MAX_TX_BROADCAST_SIZE or _type(tx) == BLOB_TX_TYPE \
+            # py-evm re-hashes (RLP + keccak) on every .hash: once per transaction here, not once per peer
+            tx_hash, size = tx.hash, len(tx.encode())
+            direct = (lambda n: 0) if size > p.MAX_TX_BROADCAST_SIZE or _type(tx) == BLOB_TX_TYPE \
                 else (lambda n: math.ceil(math.sqrt(n)))
-            full, rest = self.peers.split_lacking(lambda s: not s.tx_broadcast or tx.hash in s.known_txs,
+            full, rest = self.peers.split_lacking(lambda s: not s.tx_broadcast or tx_hash in s.known_txs,
                                                   direct=direct)
             for state in full:
-                whole.setdefault(state, []).append(tx)
+                whole.setdefault(state, []).append((tx, tx_hash, size))
             for state in rest:
-                announce.setdefault(state, []).append(tx)
+                announce.setdefault(state, []).append((tx, tx_hash, size))
         for state, chosen in whole.items():
-            state.known_txs.update(tx.hash for tx in chosen)
-            state.send_soon(Transactions(tuple(chosen)))
+            state.known_txs.update(tx_hash for _, tx_hash, _ in chosen)
+            state.send_soon(Transactions(tuple(tx for tx, _, _ in chosen)))
         for state, chosen in announce.items():
-            self.announce(state, chosen)
+            self._announce(state, chosen)
+
+    def announce(self, state: PeerState, txs: list[SignedTransactionAPI]) -> None:
+        """NewPooledTransactionHashes for `txs` to one peer, in messages of at most MAX_ANNOUNCED_HASHES."""
+        self._announce(state, [(tx, tx.hash, len(tx.encode())) for tx in txs])
 
     @staticmethod
-    def announce(state: PeerState, txs: list[SignedTransactionAPI]) -> None:
+    def _announce(state: PeerState, txs: list[tuple[SignedTransactionAPI, bytes, int]]) -> None:
         for start in range(0, len(txs), p.MAX_ANNOUNCED_HASHES):
             chunk = txs[start:start + p.MAX_ANNOUNCED_HASHES]
-            state.known_txs.update(tx.hash for tx in chunk)
-            state.send_soon(NewPooledTransactionHashes(bytes(_type(tx) for tx in chunk),
-                                                       tuple(len(tx.encode()) for tx in chunk),
-                                                       tuple(tx.hash for tx in chunk)))
+            hashes = tuple(tx_hash for _, tx_hash, _ in chunk)
+            state.known_txs.update(hashes)
+            state.send_soon(NewPooledTransactionHashes(bytes(_type(tx) for tx, _, _ in chunk),
+                                                       tuple(size for _, _, size in chunk), hashes))
 
     def greet(self, state: PeerState) -> None:
         """A new peer hears of our pending transactions (geth's syncTransactions on connect)."""
