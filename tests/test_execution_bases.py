@@ -249,3 +249,18 @@ def test_the_deadline_class_is_made_once_and_bounded_by_its_run():
     assert issubclass(deadline_class(PragueComputation), PragueComputation)
     with running_until(None):
         pass
+
+
+def test_jump_targets_are_checked_the_same_on_every_call(env):
+    # calls share what they learnt of a code's opcode positions (deadline._jump_analysis): a 0x5b inside PUSH data
+    # is never a JUMPDEST, however often the code runs or whatever was learnt of it before
+    node, _, _ = env
+    chain = node.chain
+    into_data = bytes.fromhex("6004" "56" "605b" "00")        # JUMP to 4: the data byte of PUSH1 0x5b
+    valid = bytes.fromhex("6005" "56" "605b" "5b" "00")       # JUMP to 5: a real JUMPDEST
+    bad, good = b"\x51" * 20, b"\x52" * 20
+    chain.edit_head_state(lambda state: (state.set_code(bad, into_data), state.set_code(good, valid)))
+    for _ in range(3):
+        with pytest.raises(ExecutionError, match="^invalid jump destination$"):
+            call(chain, chain.head, CallParams(to=bad))
+        assert call(chain, chain.head, CallParams(to=good)) == b""

@@ -179,6 +179,8 @@ def _vm_error_message(error: Exception) -> str:
     text = str(error)
     if name == "OutOfGas":
         return "out of gas"
+    if name == "InvalidInstruction" and text == "Jump resulted in invalid instruction":
+        return "invalid jump destination"   # py-evm's words for a jump into PUSH data; geth's ErrInvalidJump
     if name == "InvalidInstruction":
         return "invalid opcode: " + text if text else "invalid opcode"
     if name == "StackDepthLimit":

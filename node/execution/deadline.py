@@ -11,7 +11,9 @@ request's arrival however many requests are queued.
 """
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Iterator, Type
@@ -51,12 +53,34 @@ def check(deadline: float | None) -> None:
         raise DeadlineExceeded()
 
 
+JUMP_ANALYSES_KEPT = 512   # codes whose opcode positions are remembered
+
+_JUMP_ANALYSES: OrderedDict[bytes, tuple[set[int], set[int]]] = OrderedDict()
+_JUMP_ANALYSES_LOCK = threading.Lock()
+
+
+def _jump_analysis(code: bytes) -> tuple[set[int], set[int]]:
+    """The (valid, invalid) opcode position sets CodeStreams of `code` share (only ever added to, with facts)."""
+    with _JUMP_ANALYSES_LOCK:
+        found = _JUMP_ANALYSES.get(code)
+        if found is None:
+            found = _JUMP_ANALYSES[code] = (set(), set())
+            if len(_JUMP_ANALYSES) > JUMP_ANALYSES_KEPT:
+                _JUMP_ANALYSES.popitem(last=False)
+        else:
+            _JUMP_ANALYSES.move_to_end(code)
+        return found
+
+
 class _DeadlineCode(CodeStream):
     __slots__ = ("_deadline",)
 
     def __init__(self, code_bytes: bytes, deadline: float) -> None:
         super().__init__(code_bytes)
         self._deadline = deadline
+        # which positions are opcodes (not PUSH data) depends on the code alone: py-evm works it out again in every
+        # frame (a JUMP target check looks back up to 32 bytes, recursively); calls share what earlier ones found
+        self.valid_positions, self.invalid_positions = _jump_analysis(code_bytes)
 
     def __iter__(self) -> Iterator[int]:
         # CodeStream.__iter__ with a clock check: a read may move the pc during the yield

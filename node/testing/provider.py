@@ -29,6 +29,7 @@ from web3.types import RPCEndpoint, RPCResponse
 from node.config import NodeConfig
 from node.node import Node
 from node.testing.dispatch import InProcessRpc
+from node.testing.middleware import SwappedOnion, known_chain_validation
 
 SENDS = frozenset({"eth_sendRawTransaction", "eth_sendTransaction"})
 MINED_TIMEOUT = 30.0   # s a send waits for its automined block at most (then it answers anyway)
@@ -114,6 +115,12 @@ class _Backend:
         self.rpc = InProcessRpc(self.node)
         self.automine = AutomineWait(self.node) if wait_for_automine else None
         self.ids = itertools.count()
+        # one object for the provider's life: web3 caches the composed onion while its middleware tuple is equal
+        self.validation = known_chain_validation(self.node.chain_config.chain_id)
+
+    def onion(self, middleware_onion: Any) -> SwappedOnion:
+        """The caller's middleware with web3's ValidationMiddleware answered from the known chain id."""
+        return SwappedOnion(middleware_onion, self.validation)
 
     def message(self, method: str, params: Any) -> dict:
         return {"jsonrpc": "2.0", "method": method, "params": to_json_value(params or []), "id": next(self.ids)}
@@ -149,6 +156,12 @@ class SmartchainProvider(JSONBaseProvider):
     @property
     def rpc(self) -> InProcessRpc:
         return self._backend.rpc
+
+    def request_func(self, w3: Any, middleware_onion: Any) -> Any:
+        return super().request_func(w3, self._backend.onion(middleware_onion))
+
+    def batch_request_func(self, w3: Any, middleware_onion: Any) -> Any:
+        return super().batch_request_func(w3, self._backend.onion(middleware_onion))
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         answer = self._backend.rpc.answer_call(self._backend.message(method, params))
@@ -189,6 +202,12 @@ class AsyncSmartchainProvider(AsyncBaseProvider):
     @property
     def node(self) -> Node:
         return self._backend.node
+
+    async def request_func(self, async_w3: Any, middleware_onion: Any) -> Any:
+        return await super().request_func(async_w3, self._backend.onion(middleware_onion))
+
+    async def batch_request_func(self, async_w3: Any, middleware_onion: Any) -> Any:
+        return await super().batch_request_func(async_w3, self._backend.onion(middleware_onion))
 
     async def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         answer = await self._backend.rpc.answer_async(self._backend.message(method, params))
