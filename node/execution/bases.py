@@ -91,11 +91,6 @@ class CallVMs:
         vm.base_dirty = frozenset(vm.state._account_db._dirty_accounts)   # after the dev edits: see vm()
         return vm
 
-    def clear(self) -> None:
-        """Forget every idle VM."""
-        with self._lock:
-            self._idle.clear()
-
 
 _POOLS: "weakref.WeakKeyDictionary[object, CallVMs]" = weakref.WeakKeyDictionary()
 _POOLS_LOCK = threading.Lock()
