@@ -262,6 +262,8 @@ def _full_exchange(js: JsPeer, node: Node, server: RpcServer, premined: list[str
     headers = js.wait("headers")
     assert headers["count"] == chain.head.block_number + 1
     assert headers["head"] == {"number": chain.head.block_number, "hash": chain.head.hash.hex()}
+    [peer] = node.network.peers_info()   # (a dialling ethereumjs quits once its transaction is mined: ask now)
+    assert peer["name"].startswith("ethereumjs-devp2p") and peer["caps"] == ["eth/68"]
     bodies = js.wait("bodies")
     assert bodies["count"] == chain.head.block_number and bodies["txHashes"] == premined
     sent = js.wait("sent")
@@ -277,8 +279,6 @@ def _full_exchange(js: JsPeer, node: Node, server: RpcServer, premined: list[str
     block = js.wait("newblock")   # our node sends its new block whole to its only peer (sqrt(1) = 1)
     assert block["hash"] == receipt["blockHash"][2:] and sent["hash"] in block["txHashes"] and block["parentKnown"]
     assert block["td"] == chain.chaindb.get_score(bytes.fromhex(block["hash"]))
-    [peer] = node.network.peers_info()
-    assert peer["name"].startswith("ethereumjs-devp2p") and peer["caps"] == ["eth/68"]
     return receipt
 
 
