@@ -19,6 +19,7 @@ from eth.db.atomic import AtomicDBWriteBatch
 from eth.db.backends.base import BaseAtomicDB
 
 from node.chain.datalock import DataDirLock
+from node.chain.statecache import StateCaches
 
 _DELETED = None
 DEFAULT_MAP_SIZE = 1 << 40  # address space only: LMDB's file grows with the data (sparse)
@@ -54,6 +55,8 @@ class LmdbDB(BaseAtomicDB):
         self._depth = 0
         self._writer: int | None = None
         self._lock = threading.RLock()
+        # what state tries hold, by root, shared by every state opened on this store (node/chain/statedb.py)
+        self.state_caches = StateCaches()
 
     # -- py-evm DatabaseAPI --------------------------------------------------------------------------------------
     def __getitem__(self, key: bytes) -> bytes:

@@ -12,13 +12,17 @@ updated deletions first, then sets, in py-evm's order; a storage trie's changes 
 in journal order; the root is the same, only the siblings read for collapsing a branch could differ in the witness,
 which nothing in this node reads).
 
+Reads consult the store's StateCaches (node/chain/statecache.py, when the db has one: LmdbDB) before the trie: what
+an earlier state or block read or wrote under the same root, accounts and storage slots alike; each batch of trie
+changes carries the entries over to the new root. Reads served from there are not recorded for the witness either.
+
 Installed through py-evm's configuration seam (a VM state's `account_db_class`: `consensus/seam.py` for Parlia,
 `node/forks.py` for Ethereum forks).
 """
 from __future__ import annotations
 
 from eth.abc import AtomicDatabaseAPI, DatabaseAPI
-from eth.constants import EMPTY_SHA3
+from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
 from eth.db.account import AccountDB
 from eth.db.cache import CacheDB
 from eth.db.diff import DBDiff
@@ -33,6 +37,7 @@ from rlp.codec import encode_raw
 from trie import HexaryTrie
 from trie.exceptions import MissingTrieNode
 
+from node.chain.statecache import MISSING, StateCache
 from node.chain.trieupdate import update_trie
 
 
@@ -46,10 +51,24 @@ class BatchedStorageLookup(StorageLookup):
     (its root, a slot, a commit or a storage wipe)."""
 
     _pending: dict[bytes, bytes]
+    shared: StateCache | None = None   # the store's slots by storage root
 
     def _initialize_to_root_hash(self, root_hash: Hash32) -> None:
         self._pending = {}
         super()._initialize_to_root_hash(root_hash)
+
+    def __getitem__(self, key: bytes) -> bytes:
+        shared = self.shared
+        if shared is None:
+            return super().__getitem__(key)
+        self._flush()
+        root = self._starting_root_hash if self._write_trie is None else self._write_trie.root_hash
+        hashed_slot = self._decode_key(key)
+        value = shared.get(root, hashed_slot)
+        if value is MISSING:
+            value = super().__getitem__(key)
+            shared.put(root, hashed_slot, value)
+        return value
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self._get_write_trie()   # as py-evm's: a write, even of an unchanged value, marks the root changed
@@ -63,11 +82,14 @@ class BatchedStorageLookup(StorageLookup):
         if not self._pending:
             return
         trie = self._write_trie
+        old_root = trie.root_hash
         try:
-            trie.root_hash = update_trie(self._trie_nodes_batch, trie.root_hash, self._pending.items())
+            trie.root_hash = update_trie(self._trie_nodes_batch, old_root, self._pending.items())
         except MissingTrieNode as exc:
             raise MissingStorageTrieNode(exc.missing_node_hash, self._starting_root_hash, exc.requested_key,
                                          None, self._address) from exc
+        if self.shared is not None:
+            self.shared.advance(old_root, trie.root_hash, self._pending.items())
         self._pending = {}
 
     def _get_read_trie(self) -> HexaryTrie:
@@ -94,22 +116,58 @@ class BatchedStorageLookup(StorageLookup):
 class BatchedStorageDB(AccountStorageDB):
     """py-evm's AccountStorageDB over a BatchedStorageLookup."""
 
-    def __init__(self, db: AtomicDatabaseAPI, storage_root: Hash32, address: Address) -> None:
+    def __init__(self, db: AtomicDatabaseAPI, storage_root: Hash32, address: Address,
+                 shared: StateCache | None = None) -> None:
         super().__init__(db, storage_root, address)
         # the same chain of layers as py-evm's, with the batching lookup at the bottom
         self._storage_lookup = BatchedStorageLookup(db, storage_root, address)
+        self._storage_lookup.shared = shared
         self._storage_cache = CacheDB(self._storage_lookup)
         self._locked_changes = JournalDB(self._storage_cache)
         self._journal_storage = JournalDB(self._locked_changes)
 
 
+class _SharedAccountReads(CacheDB):
+    """py-evm's per-state cache of the account trie (address -> account RLP), which asks the store's cache, under the
+    trie's current root, before the trie itself."""
+
+    def __init__(self, db: DatabaseAPI, trie: HexaryTrie, shared: StateCache) -> None:
+        super().__init__(db)
+        self._hexary = trie
+        self._shared = shared
+
+    def __getitem__(self, key: bytes) -> bytes:
+        try:
+            return self._cached_values[key]
+        except KeyError:
+            pass
+        root = self._hexary.root_hash
+        value = self._shared.get(root, key)
+        if value is MISSING:
+            value = self._db[key]
+            self._shared.put(root, key, value)
+        self._cached_values[key] = value
+        return value
+
+
 class BatchedAccountDB(AccountDB):
-    """py-evm's AccountDB: account and storage tries updated in one pass per root, accounts edited without copies."""
+    """py-evm's AccountDB: account and storage tries updated in one pass per root, accounts edited without copies,
+    reads shared with every state on the same store (StateCaches)."""
+
+    def __init__(self, db: AtomicDatabaseAPI, state_root: Hash32 = BLANK_ROOT_HASH) -> None:
+        super().__init__(db, state_root)
+        self._shared = getattr(db, "state_caches", None)
+        if self._shared is not None:
+            self._shared.accounts.touch(state_root)
+            # py-evm's chain of layers, with the shared cache under the journal
+            self._trie_cache = _SharedAccountReads(self._trie_logger, self._trie._db, self._shared.accounts)
+            self._journaltrie = JournalDB(self._trie_cache)
 
     def _get_address_store(self, address: Address) -> BatchedStorageDB:
         store = self._account_stores.get(address)
         if store is None:
-            store = BatchedStorageDB(self._raw_store_db, self._get_storage_root(address), address)
+            store = BatchedStorageDB(self._raw_store_db, self._get_storage_root(address), address,
+                                     None if self._shared is None else self._shared.storage)
             self._account_stores[address] = store
         return store
 
@@ -118,6 +176,7 @@ class BatchedAccountDB(AccountDB):
         hexary = trie._db   # HashTrie (keccak of the address) over the HexaryTrie
         deleted = [(keccak(address), b"") for address in diff.deleted_keys()]
         pending = [(keccak(address), value) for address, value in diff.pending_items()]
+        old_root = hexary.root_hash
         try:
             for batch in (deleted, pending):
                 if batch:
@@ -125,6 +184,9 @@ class BatchedAccountDB(AccountDB):
         except MissingTrieNode as exc:
             raise MissingAccountTrieNode(exc.missing_node_hash, self._root_hash_at_last_persist,
                                          exc.requested_key) from exc
+        if self._shared is not None:   # the cache is keyed by address, the trie by its hash
+            self._shared.accounts.advance(old_root, hexary.root_hash, [
+                *((address, b"") for address in diff.deleted_keys()), *diff.pending_items()])
 
     def _set_account(self, address: Address, account: Account) -> None:
         # py-evm's, with the account's RLP made from its four fields directly (rlp.encode with the Account sedes
