@@ -123,6 +123,7 @@ def table(result: dict) -> str:
     if "http_testing" in result and "ratios" in result["http_testing"]:
         h = result["http_testing"]
         for key, label, unit in HTTP_FIGURES:
+            label = label.format(blocks=h["smartchain"]["log_blocks"])
             add("http_testing", f"{label}: smartchain", h["smartchain"][key], unit.strip())
             add("http_testing", f"{label}: anvil", h["anvil"][key], unit.strip())
             add("http_testing", "  ratio" + (" (anvil's time / ours)" if key.endswith("_ms") else ""),

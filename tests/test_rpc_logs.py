@@ -149,7 +149,8 @@ def test_transaction_hashes_are_the_keccak_of_trie_values(chain):
     node, _, plan = chain
     for n in plan:
         header = node.chain.header_by_number(n)
-        assert logs.transaction_hashes(node, header) == [tx.hash for tx in node.chain.block_by_header(header).transactions]
+        block = node.chain.block_by_header(header)
+        assert logs.transaction_hashes(node, header) == [tx.hash for tx in block.transactions]
 
 
 def test_bloom_query_agrees_with_eth_bloom():
