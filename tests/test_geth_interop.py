@@ -155,12 +155,12 @@ def test_our_node_syncs_the_conformance_chain_from_geth(geth: gethkit.GethNode, 
     logs = (("geth", geth.log_tail), ("smartchain", ours.log_tail))
     our_enode = None
     try:
-        ours.init()
-        if we_dial:   # geth as our static peer
+        if we_dial:   # `smartchain init`, then `run` with geth as its static peer
+            ours.init()
             ours.run("--peers", geth.enode, "--maxpeers", "5", "--http.api", "admin")
             our_enode = wait_until(lambda: (ours.datadir / "enode").read_text().strip(), 60, "our enode file", *logs)
-        else:         # we only listen; geth is told to dial us (its admin_addPeer, over IPC)
-            ours.run("--maxpeers", "5", "--http.api", "admin")
+        else:         # `run --genesis` on a new data dir; we only listen and geth is told to dial us (admin_addPeer)
+            ours.run("--genesis", str(ours.genesis), "--maxpeers", "5", "--http.api", "admin")
             our_enode = wait_until(lambda: (ours.datadir / "enode").read_text().strip(), 60, "our enode file", *logs)
             assert geth.rpc("admin_addPeer", our_enode) is True
         ours_head = wait_until(lambda: (lambda b: b if b["hash"] == head["hash"] else None)(
