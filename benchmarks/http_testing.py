@@ -11,7 +11,10 @@ On each, with the same key (the mnemonic's first account, funded on both) and th
 - sequential send-and-wait transfers per second: eth_sendRawTransaction, then eth_getTransactionReceipt polled until
   it is there (at once, then every POLL_S), as ethers' `tx.wait()` and web3.py's `wait_for_transaction_receipt` do;
   transactions are signed before the clock starts (signing is the client's cost, the same on both);
-- eth_call(balanceOf) one at a time, per second;
+- eth_call(balanceOf) one at a time, per second; and, to tell the HTTP path from the EVM, eth_getBalance (a state
+  read) and eth_blockNumber one at a time;
+- the share of transfers whose receipt the first eth_getTransactionReceipt found: ethers' `wait()` asks once, then
+  waits a polling interval (4 s by default) for the next block, so every miss costs a user that much;
 - eth_getLogs over the last LOG_BLOCKS blocks (every transfer mined in its own block), median ms: with the token's
   address and Transfer topic (a log in every block), and with one recipient as third topic (one block holds it: what
   header blooms let a node skip).
@@ -109,7 +112,11 @@ class Figures:
     backend: str
     transfers_per_s: float
     polls_per_transfer: float     # eth_getTransactionReceipt requests per transfer, the answering one included
+    receipt_at_once: float        # share of transfers whose receipt the first request found (ethers asks once, then
+                                  # waits a polling interval: 4 s by default)
     calls_per_s: float
+    balance_reads_per_s: float    # eth_getBalance one at a time: a state read, no EVM (on ours, forwarded to the node)
+    block_numbers_per_s: float    # eth_blockNumber one at a time (on ours, answered by the front process itself)
     logs_all_ms: float            # eth_getLogs, LOG_BLOCKS blocks, a Transfer log in each (median)
     logs_one_ms: float            # the same range, one recipient's Transfer (one block matches) (median)
     log_blocks: int
@@ -150,13 +157,14 @@ def measure(url: str, backend: str, transfers: int, calls: int, log_queries: int
     signed = [_hex(sign(owner.private_key, nonce + 1 + j, chain_id, token_bytes,
                         data=transfer_data(to, 1), gas=TRANSFER_GAS)) for j, to in enumerate(recipients)]
 
-    polls = 0
+    polls = at_once = 0
     blocks = set()
     started = time.perf_counter()
     for raw in signed:
         receipt, n = _wait_receipt(rpc, rpc.call("eth_sendRawTransaction", raw))
         blocks.add(_succeeded(receipt, "a transfer")["blockNumber"])
         polls += n
+        at_once += n == 1
     transfer_s = time.perf_counter() - started
 
     call = {"to": token, "data": _hex(balance_of_data(recipients[-1]))}
@@ -166,6 +174,8 @@ def measure(url: str, backend: str, transfers: int, calls: int, log_queries: int
     call_s = time.perf_counter() - started
     if int(balance, 16) != 1:
         raise RpcFailure(f"balanceOf answered {balance}, not 1")
+    balance_s = _seconds(rpc, calls, "eth_getBalance", _hex(owner.address), "latest")
+    number_s = _seconds(rpc, calls, "eth_blockNumber")
 
     if len(blocks) != transfers:
         raise RpcFailure(f"{transfers} sequential transfers landed in {len(blocks)} blocks, not one each")
@@ -179,7 +189,15 @@ def measure(url: str, backend: str, transfers: int, calls: int, log_queries: int
     all_ms = _median_ms(rpc, every, expect=len(mined), queries=log_queries)
     one_ms = _median_ms(rpc, one, expect=1, queries=log_queries)
     rpc.close()
-    return Figures(backend, transfers / transfer_s, polls / transfers, calls / call_s, all_ms, one_ms, len(mined))
+    return Figures(backend, transfers / transfer_s, polls / transfers, at_once / transfers, calls / call_s,
+                   calls / balance_s, calls / number_s, all_ms, one_ms, len(mined))
+
+
+def _seconds(rpc: Rpc, count: int, method: str, *params: Any) -> float:
+    started = time.perf_counter()
+    for _ in range(count):
+        rpc.call(method, *params)
+    return time.perf_counter() - started
 
 
 def _median_ms(rpc: Rpc, criteria: dict, expect: int, queries: int) -> float:
@@ -221,13 +239,14 @@ def run(transfers: int = DEFAULT_TRANSFERS, repeats: int = 1) -> dict:
     except RuntimeError as exc:
         return {"error": str(exc), "samples": samples}
     result: dict = {"transfers": transfers, "calls": calls, "repeats": repeats, "poll_s": POLL_S}
-    keys = ("transfers_per_s", "polls_per_transfer", "calls_per_s", "logs_all_ms", "logs_one_ms", "log_blocks")
+    keys = ("transfers_per_s", "polls_per_transfer", "receipt_at_once", "calls_per_s", "balance_reads_per_s",
+            "block_numbers_per_s", "logs_all_ms", "logs_one_ms", "log_blocks")
     for backend in BACKENDS:
         result[backend] = {k: statistics.median(s[k] for s in samples[backend]) for k in keys}
     # each repeat's ratio (the two nodes ran back to back, under the same load), then their median
     result["ratios"] = {key: statistics.median(_ratio(key, ours, anvil) for ours, anvil in
                                                zip(samples["smartchain"], samples["anvil"]))
-                        for key, _, _ in FIGURES}
+                        for key, _, unit in FIGURES if unit}
     result["samples"] = samples
     return result
 
@@ -235,6 +254,9 @@ def run(transfers: int = DEFAULT_TRANSFERS, repeats: int = 1) -> dict:
 # (key, label, unit) of each figure, in table order; {blocks}: the blocks eth_getLogs spans (log_blocks)
 FIGURES = (("transfers_per_s", "send-and-wait transfers", "/s"),
            ("calls_per_s", "eth_call(balanceOf) one at a time", "/s"),
+           ("balance_reads_per_s", "eth_getBalance one at a time (no EVM)", "/s"),
+           ("block_numbers_per_s", "eth_blockNumber one at a time", "/s"),
+           ("receipt_at_once", "share of receipts found by the first request", ""),   # a share: no ratio
            ("logs_all_ms", "eth_getLogs, {blocks} blocks, a match in each", " ms"),
            ("logs_one_ms", "eth_getLogs, {blocks} blocks, one block matches", " ms"))
 
@@ -247,8 +269,9 @@ def _ratio(key: str, ours: dict, anvil: dict) -> float:
 def rows(result: dict) -> list[tuple[str, str, str, str]]:
     """(figure, smartchain, anvil, ratio) rows of a finished run."""
     ours, anvil, blocks = result["smartchain"], result["anvil"], result["smartchain"]["log_blocks"]
-    return [(label.format(blocks=blocks), f"{ours[key]:,.1f}{unit}", f"{anvil[key]:,.1f}{unit}",
-             f"{result['ratios'][key]:.2f}x") for key, label, unit in FIGURES]
+    return [(label.format(blocks=blocks), f"{ours[key]:,.1f}{unit}" if unit else f"{ours[key]:.0%}",
+             f"{anvil[key]:,.1f}{unit}" if unit else f"{anvil[key]:.0%}",
+             f"{result['ratios'][key]:.2f}x" if key in result["ratios"] else "") for key, label, unit in FIGURES]
 
 
 def table(result: dict) -> str:

@@ -126,8 +126,9 @@ def table(result: dict) -> str:
             label = label.format(blocks=h["smartchain"]["log_blocks"])
             add("http_testing", f"{label}: smartchain", h["smartchain"][key], unit.strip())
             add("http_testing", f"{label}: anvil", h["anvil"][key], unit.strip())
-            add("http_testing", "  ratio" + (" (anvil's time / ours)" if key.endswith("_ms") else ""),
-                h["ratios"][key], "x")
+            if key in h["ratios"]:
+                add("http_testing", "  ratio" + (" (anvil's time / ours)" if key.endswith("_ms") else ""),
+                    h["ratios"][key], "x")
     width = [max(len(r[i]) for r in rows) for i in range(3)] if rows else [0, 0, 0]
     lines = [f"{a:<{width[0]}}  {b:<{width[1]}}  {c:>{width[2]}}" for a, b, c in rows]
     if failures:
