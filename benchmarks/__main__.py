@@ -9,15 +9,15 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmarks import ceiling, endtoend, follower, http_testing, scale, startup, testing
+from benchmarks import ceiling, endtoend, follower, http_testing, p2p, scale, startup, testing
 from benchmarks.isolate import fresh
 from benchmarks.processes import start_echo
 from benchmarks.summary import medians, ratio, table, targets
 from benchmarks.workload import build_workload
 
-SECTIONS = ("ceiling", "node", "rpc", "startup", "scale", "follower", "testing", "http_testing")
+SECTIONS = ("ceiling", "node", "rpc", "startup", "scale", "follower", "testing", "http_testing", *p2p.SECTIONS)
 QUICK = dict(transactions=48, repeats=1, senders=16, rpc_seconds=0.2, scale_accounts="1000,10000",
-             scale_blocks=1, scale_block_size=48)
+             scale_blocks=1, scale_block_size=48, p2p_blocks=3)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="small,big funded-account counts for the scale section (default: %(default)s)")
     p.add_argument("--scale-blocks", type=int, default=3, help="measured blocks per state size (default: %(default)s)")
     p.add_argument("--scale-block-size", type=int, default=500, help="transfers per block (default: %(default)s)")
+    p2p.add_arguments(p)
     p.add_argument("--profile", type=Path, default=None, metavar="DIR",
                    help="also write cProfile profiles (.prof and a .txt summary) of the node process (all threads), "
                         "the in-process producer/follower and the ceiling to DIR; timings are then inflated")
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> dict:
                     "profiled": args.profile is not None}
     started = time.perf_counter()
     load = None
-    if sections & {"ceiling", "node", "rpc", "follower"}:
+    if sections & {"ceiling", "node", "rpc", "follower", "p2p_sync"}:
         _say(f"signing {args.transactions} ERC-20 and as many value transfers ...")
         load = build_workload(args.transactions, args.senders)
 
@@ -160,6 +161,7 @@ def run(args: argparse.Namespace) -> dict:
         result["testing"] = testing.run(min(args.transactions, testing.DEFAULT_TRANSFERS), args.repeats)
     if "http_testing" in sections:   # benchmarks/http_testing.py: the node against anvil over HTTP, one at a time
         result["http_testing"] = http_testing.run(min(args.transactions, http_testing.DEFAULT_TRANSFERS), args.repeats)
+    result.update(p2p.run(args, load, sections, _say))   # benchmarks/p2p.py: sync over RLPx, propagation
     result["targets"] = targets(result)
     result["seconds"] = time.perf_counter() - started
     return result

@@ -5,6 +5,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from benchmarks import p2p
 from benchmarks.http_testing import FIGURES as HTTP_FIGURES
 
 # (JSON path of the figure, comparison, bound, what the issue asks)
@@ -18,6 +19,7 @@ TARGETS = [
     (("scale", "ratio"), "<=", 2.0, "per-tx cost at the big state <= 2x that at the small one"),
     (("http_testing", "ratios", "transfers_per_s"), ">=", 0.5, "over HTTP, send-and-wait transfers >= 0.5x anvil"),
     (("http_testing", "ratios", "calls_per_s"), ">=", 0.5, "over HTTP, eth_call one at a time >= 0.5x anvil"),
+    *p2p.TARGETS,
 ]
 
 
@@ -129,6 +131,7 @@ def table(result: dict) -> str:
             if key in h["ratios"]:
                 add("http_testing", "  ratio" + (" (anvil's time / ours)" if key.endswith("_ms") else ""),
                     h["ratios"][key], "x")
+    p2p.rows(result, add)
     width = [max(len(r[i]) for r in rows) for i in range(3)] if rows else [0, 0, 0]
     lines = [f"{a:<{width[0]}}  {b:<{width[1]}}  {c:>{width[2]}}" for a, b, c in rows]
     if failures:
