@@ -8,8 +8,8 @@ Whole node (chainpeer.mjs against a real dev Node with its network, as `smartcha
 node dials it through admin_addPeer's path, it dials our enode): RLPx, Hello, eth/68 Status (ethereumjs checks network
 id, genesis and our fork id); it walks our chain from the Status head back to the genesis with GetBlockHeaders and
 checks every hash link with @ethereumjs/block, fetches every body and checks its roots and signatures, then sends a
-transaction it signed with @ethereumjs/tx in a Transactions message: our node mines it (its receipt read over our
-JSON-RPC) and sends the block back, which ethereumjs checks as well.
+legacy and an EIP-1559 transaction it signed with @ethereumjs/tx in one Transactions message: our node mines them
+(receipts read over our JSON-RPC) and sends the blocks back, which ethereumjs checks as well.
 Needs Node.js 20+; the pinned packages are installed with `npm ci` on first use.
 """
 from __future__ import annotations
@@ -250,7 +250,7 @@ def _js_config(node: Node) -> dict:
 
 
 def _full_exchange(js: JsPeer, node: Node, server: RpcServer, premined: list[str]) -> dict:
-    """Everything from Hello to the mined transaction; returns the receipt."""
+    """Everything from Hello to the mined transactions; returns their receipts by hash."""
     chain = node.chain
     added = js.wait("added")
     assert added["p2pVersion"] == 5 and added["client"].startswith("smartchain/")
@@ -267,19 +267,29 @@ def _full_exchange(js: JsPeer, node: Node, server: RpcServer, premined: list[str
     bodies = js.wait("bodies")
     assert bodies["count"] == chain.head.block_number and bodies["txHashes"] == premined
     sent = js.wait("sent")
-    assert sent["sender"] == SENDER.address.hex()
-    receipt = None
+    assert sent["sender"] == SENDER.address.hex() and sent["types"] == [0, 2]
+    receipts: dict[str, dict] = {}
 
     def mined() -> bool:
-        nonlocal receipt
-        receipt = _rpc(server, "eth_getTransactionReceipt", "0x" + sent["hash"])
-        return receipt is not None
+        for tx_hash in sent["hashes"]:
+            if tx_hash not in receipts:
+                receipt = _rpc(server, "eth_getTransactionReceipt", "0x" + tx_hash)
+                if receipt is not None:
+                    receipts[tx_hash] = receipt
+        return len(receipts) == len(sent["hashes"])
     _until_true(mined, 30)
-    assert receipt["status"] == "0x1" and receipt["from"] == "0x" + SENDER.address.hex()
-    block = js.wait("newblock")   # our node sends its new block whole to its only peer (sqrt(1) = 1)
-    assert block["hash"] == receipt["blockHash"][2:] and sent["hash"] in block["txHashes"] and block["parentKnown"]
-    assert block["td"] == chain.chaindb.get_score(bytes.fromhex(block["hash"]))
-    return receipt
+    for receipt in receipts.values():
+        assert receipt["status"] == "0x1" and receipt["from"] == "0x" + SENDER.address.hex()
+    # our node sends each new block whole to its only peer (sqrt(1) = 1), and ethereumjs checks it; they come in order
+    blocks = {r["blockHash"][2:] for r in receipts.values()}
+    tip, seen = headers["head"]["hash"], set()
+    while not blocks <= seen:
+        block = js.wait("newblock")
+        assert block["parent"] == tip and block["td"] == chain.chaindb.get_score(bytes.fromhex(block["hash"]))
+        assert all(receipts[h]["blockHash"][2:] == block["hash"] for h in block["txHashes"] if h in receipts)
+        tip = block["hash"]
+        seen.add(tip)
+    return receipts
 
 
 def test_we_dial_ethereumjs_and_it_checks_our_chain_and_sends_a_tx(node_bin: str, dev_node) -> None:

@@ -4,15 +4,14 @@
 // After RLPx, Hello and the eth/68 Status (its fork id checked by ethereumjs against a Common whose forks are all at
 // genesis), it walks the node's chain back from the head the Status names (GetBlockHeaders by hash, reverse) down
 // to the genesis, checking every hash link with @ethereumjs/block's own header encoding; asks for every body and
-// checks transactions root, uncle hash, withdrawals root and each signature; then sends one EIP-1559 transaction
-// (signed here by @ethereumjs/tx) in a Transactions message and waits for the node's NewBlock (or NewBlockHashes)
-// carrying it. Each step is one JSON line on stdout; a failed check prints {"event":"failed"} and exits 1.
-// Dialling, it disconnects (client quitting, 0x08) once its transaction is in a block; listening, it waits for the
+// checks transactions root, uncle hash, withdrawals root and each signature; then sends a legacy and an EIP-1559
+// transaction (signed here by @ethereumjs/tx) in one Transactions message and checks each NewBlock the node sends. Each step is one JSON line on stdout; a failed check prints {"event":"failed"} and exits 1.
+// Dialling, it disconnects (client quitting, 0x08) once both its transactions are in blocks; listening, it waits for the
 // node to disconnect it.
 import { ETH, RLPx } from '@ethereumjs/devp2p'
 import { createCustomCommon, Mainnet } from '@ethereumjs/common'
 import { createBlockFromBytesArray, createBlockHeaderFromBytesArray } from '@ethereumjs/block'
-import { createFeeMarket1559Tx } from '@ethereumjs/tx'
+import { createFeeMarket1559Tx, createLegacyTx } from '@ethereumjs/tx'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex, equalsBytes, hexToBytes, intToBytes } from '@ethereumjs/util'
 import { randomBytes } from 'crypto'
@@ -41,7 +40,7 @@ const MAX_HEADERS = 1024
 
 const rlpx = new RLPx(randomBytes(32), { common, capabilities: [ETH.eth68], listenPort: 0 })
 let headers = []      // ascending, genesis first
-let sentTx = null
+let unmined = null  // hex hashes of our transactions not yet seen in a block
 
 rlpx.events.on('peer:added', (peer) => {
   report({ event: 'added', p2pVersion: peer.getHelloMessage()?.protocolVersion, client: peer.getHelloMessage()?.clientId })
@@ -107,21 +106,29 @@ async function onBodies(eth, bodies) {
     txHashes.push(...block.transactions.map((tx) => hex(tx.hash())))
   }
   report({ event: 'bodies', count: bodies.length, txHashes })
-  const tx = createFeeMarket1559Tx({ chainId: BigInt(cfg.networkId), nonce: BigInt(cfg.nonce),
-    maxPriorityFeePerGas: BigInt(cfg.tip), maxFeePerGas: BigInt(cfg.feeCap), gasLimit: 21000n,
-    to: hexToBytes(`0x${cfg.to}`), value: BigInt(cfg.value) }, { common }).sign(hexToBytes(`0x${cfg.key}`))
-  sentTx = tx.hash()
-  eth.sendMessage(2, [tx.serialize()])   // a typed transaction travels as the byte string type || payload
-  report({ event: 'sent', hash: hex(sentTx), sender: hex(tx.getSenderAddress().bytes) })
+  // one legacy (EIP-155) and one EIP-1559 transaction from the same account, in one Transactions message
+  const key = hexToBytes(`0x${cfg.key}`)
+  const to = hexToBytes(`0x${cfg.to}`)
+  const legacy = createLegacyTx({ nonce: BigInt(cfg.nonce), gasPrice: BigInt(cfg.feeCap), gasLimit: 21000n, to,
+    value: BigInt(cfg.value) }, { common }).sign(key)
+  const dynamic = createFeeMarket1559Tx({ chainId: BigInt(cfg.networkId), nonce: BigInt(cfg.nonce) + 1n,
+    maxPriorityFeePerGas: BigInt(cfg.tip), maxFeePerGas: BigInt(cfg.feeCap), gasLimit: 21000n, to,
+    value: BigInt(cfg.value) }, { common }).sign(key)
+  unmined = new Set([legacy, dynamic].map((tx) => hex(tx.hash())))
+  // a legacy transaction travels as its RLP list, a typed one as the byte string type || payload
+  eth.sendMessage(2, [legacy.raw(), dynamic.serialize()])
+  report({ event: 'sent', hashes: [legacy, dynamic].map((tx) => hex(tx.hash())),
+    sender: hex(legacy.getSenderAddress().bytes), types: [legacy.type, dynamic.type] })
 }
 
 async function onNewBlock(peer, [values, td]) {
   const block = await checkedBlock(values, 'newblock')
   const txHashes = block.transactions.map((tx) => hex(tx.hash()))
-  const parent = headers.find((h) => equalsBytes(h.hash(), block.header.parentHash))
   report({ event: 'newblock', number: Number(block.header.number), hash: hex(block.hash()), td: int(td), txHashes,
-    parentKnown: parent !== undefined })
-  if (sentTx !== null && txHashes.includes(hex(sentTx)) && mode === 'dial') peer.disconnect(0x08)
+    parent: hex(block.header.parentHash) })
+  if (unmined === null) return
+  for (const h of txHashes) unmined.delete(h)
+  if (unmined.size === 0 && mode === 'dial') peer.disconnect(0x08)
 }
 
 function onBlockHashes(peer, announced) {
