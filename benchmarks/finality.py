@@ -6,6 +6,12 @@ Per block it times, in milliseconds (medians): `prepare` (with the attestation a
 independent engine with the BLS result cache emptied first (what another node pays for the attestation check),
 signing one vote, and taking the N votes of a block into the pool (N single-key BLS checks: what each node pays when
 every vote reaches it). Prints a table, then one JSON line.
+
+Then the node-level figure (`run_devnet`): an in-process Devnet of N validators (simulated time, every node a real
+Node over the network code) run without vote keys (before) and with them (after): blocks per second, CPU ms per
+block over all threads, and the CPU ms per block spent in the finality steps of all N nodes together (each voter
+signing and journaling, each pool's admissions with their BLS checks, the sealer's attestation assembly, every
+node's attestation check), timed by wrapping those methods in this process only.
 """
 from __future__ import annotations
 
@@ -96,10 +102,61 @@ def run_chain(validators: int, blocks: int, voting: bool) -> dict[str, float]:
     return figures
 
 
+_DEVNET_STEPS = (("voting (sign + journal)", "node.finality.voter", "Voter", "decide"),
+                 ("pool admissions", "consensus.votepool", "VotePool", "put"),
+                 ("attestation assembly", "consensus.finality", "FastFinality", "assemble"),
+                 ("attestation checks", "consensus.finality", "FastFinality", "verify"))
+
+
+def run_devnet(validators: int, blocks: int, votes_on: bool) -> dict[str, float]:
+    """blocks/s, CPU ms per block, and CPU ms per block in each finality step, of a simulated Devnet."""
+    import importlib
+    import threading
+
+    from node.dev.devnet import Devnet
+
+    spent: dict[str, float] = {label: 0.0 for label, *_ in _DEVNET_STEPS}
+    lock = threading.Lock()
+    originals = []
+    for label, module, cls_name, method in _DEVNET_STEPS:
+        cls = getattr(importlib.import_module(module), cls_name)
+        original = getattr(cls, method)
+        originals.append((cls, method, original))
+
+        def timed(*args, _original=original, _label=label, **kwargs):
+            started = time.thread_time()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                with lock:
+                    spent[_label] += time.thread_time() - started
+        setattr(cls, method, timed)
+    try:
+        with Devnet(validators=validators, votes=votes_on) as net:
+            net.run(3)   # past the blocks without attestations
+            for label in spent:
+                spent[label] = 0.0
+            wall, cpu = time.perf_counter(), time.process_time()
+            net.run(blocks)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            head = net.nodes[0].chain.head
+            finalized_lag = head.block_number - net.nodes[0].chain.engine.finalized(head)[0]
+    finally:
+        for cls, method, original in originals:
+            setattr(cls, method, original)
+    figures = {"blocks_per_s": blocks / wall, "cpu_ms_per_block": cpu * 1000 / blocks,
+               "finalized_lag": finalized_lag}
+    figures.update({f"{label} ms/block": value * 1000 / blocks for label, value in spent.items()})
+    figures["finality ms/block"] = sum(value * 1000 / blocks for value in spent.values())
+    return figures
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.finality", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--validators", type=int, default=21, help="validators (default: %(default)s)")
     parser.add_argument("-b", "--blocks", type=int, default=40, help="blocks per chain (default: %(default)s)")
+    parser.add_argument("-d", "--devnet-blocks", type=int, default=10,
+                        help="blocks of the in-process Devnet, each way (default: %(default)s; 0: skip it)")
     args = parser.parse_args(argv)
     before = run_chain(args.validators, args.blocks, voting=False)
     after = run_chain(args.validators, args.blocks, voting=True)
@@ -109,9 +166,19 @@ def main(argv: list[str] | None = None) -> None:
         unit = "" if name.endswith(("_s", "_lag")) else " ms"
         b = f"{before[name]:8.2f}" if name in before else "       -"
         print(f"{name:36} {b} {after[name]:10.2f}{unit}")
-    print(json.dumps({"finality": {"validators": args.validators, "blocks": args.blocks,
-                                   "before": {k: round(v, 3) for k, v in before.items()},
-                                   "after": {k: round(v, 3) for k, v in after.items()}}}))
+    result = {"validators": args.validators, "blocks": args.blocks,
+              "before": {k: round(v, 3) for k, v in before.items()},
+              "after": {k: round(v, 3) for k, v in after.items()}}
+    if args.devnet_blocks:
+        plain = run_devnet(args.validators, args.devnet_blocks, votes_on=False)
+        voting = run_devnet(args.validators, args.devnet_blocks, votes_on=True)
+        print(f"\nDevnet of {args.validators} validators, {args.devnet_blocks} blocks{'':4} no votes      votes")
+        for name in voting:
+            print(f"{name:36} {plain.get(name, 0.0):8.2f} {voting[name]:10.2f}")
+        print(f"{'blocks/s, votes / no votes':36} {voting['blocks_per_s'] / plain['blocks_per_s']:19.2f}x")
+        result["devnet"] = {"blocks": args.devnet_blocks, "before": {k: round(v, 3) for k, v in plain.items()},
+                            "after": {k: round(v, 3) for k, v in voting.items()}}
+    print(json.dumps({"finality": result}))
 
 
 if __name__ == "__main__":
