@@ -10,7 +10,8 @@ It parses every request, answers itself what needs no node memory, and hands the
   node's pool with the sender; anything this side cannot read goes to the node whole, for the node's own error;
 - everything else (a batch, any other method, a WebSocket's every message) goes to the node as it came and is
   answered by the node's own app, so behaviour is the in-process server's.
-Run by rpc/frontproc.py as `python -m rpc.front --listen-fd N --link-fd M`; it exits when the node closes the link.
+Run by rpc/frontproc.py as `python -m rpc.front --listen-fd N --link-fd M` on a uvloop event loop (as the node's
+server: less per-request I/O cost than asyncio's own loop); it exits when the node closes the link.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import socket
 import sys
 from dataclasses import replace
 
+import uvloop
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from node.chain.readonly import ReadNode
@@ -270,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     listener = socket.socket(fileno=args.listen_fd)
     link_sock = socket.socket(fileno=args.link_fd)
-    return asyncio.run(serve(listener, link_sock))
+    return uvloop.run(serve(listener, link_sock))
 
 
 if __name__ == "__main__":
