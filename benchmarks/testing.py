@@ -8,12 +8,17 @@ take_snapshot / revert_to_snapshot); and the wall time of one small realistic te
 ERC-20 deployed once, 50 isolated tests of transfers, approvals and reverts) run by pytest on each; then the ratio
 ours / eth-tester for each (for the module: eth-tester's time / ours, so above 1 is faster here too).
 
+Each figure is also given per CPU second (`*_per_cpu_s`, `module_cpu_s`: the process's CPU time, every thread, for
+the module the pytest child's): on a machine shared with other work the wall-clock rates follow the load, the CPU
+rates much less so; the CPU ratios are printed below the wall-clock ones.
+
     .venv/bin/python -m benchmarks.testing [-n TRANSFERS] [-r REPEATS]     # table, then one JSON line
 """
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -25,6 +30,7 @@ from benchmarks.testing_module import module_wall_time
 TOKEN_SUPPLY = 10**24
 BACKENDS = ("smartchain", "eth_tester")
 DEFAULT_TRANSFERS = 100
+CPU_FIGURES = ("transfers_per_cpu_s", "calls_per_cpu_s", "snapshot_cycles_per_cpu_s", "module_cpu_s")
 
 
 @dataclass
@@ -34,6 +40,9 @@ class Rates:
     calls_per_s: float
     snapshot_cycles_per_s: float
     setup_s: float
+    transfers_per_cpu_s: float = 0.0
+    calls_per_cpu_s: float = 0.0
+    snapshot_cycles_per_cpu_s: float = 0.0
 
 
 def _smartchain():
@@ -82,26 +91,32 @@ def measure(backend: str, transfers: int, calls: int, cycles: int) -> Rates:
         tx = token.functions.transfer(to, 1).transact()
         assert w3.eth.wait_for_transaction_receipt(tx, poll_latency=0.01).status == 1
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(transfers):
         transfer()
-    transfer_s = time.perf_counter() - t0
+    transfer_s, transfer_cpu = time.perf_counter() - t0, time.process_time() - c0
     assert token.functions.balanceOf(to).call() == transfers
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(calls):
         token.functions.balanceOf(owner).call()
-    call_s = time.perf_counter() - t0
+    call_s, call_cpu = time.perf_counter() - t0, time.process_time() - c0
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(cycles):
         snap = snapshot()
         transfer()
         revert(snap)
-    cycle_s = time.perf_counter() - t0
+    cycle_s, cycle_cpu = time.perf_counter() - t0, time.process_time() - c0
     assert token.functions.balanceOf(to).call() == transfers   # every cycle was reverted
     close()
-    return Rates(backend, transfers / transfer_s, calls / call_s, cycles / cycle_s, setup_s)
+    return Rates(backend, transfers / transfer_s, calls / call_s, cycles / cycle_s, setup_s,
+                 transfers / transfer_cpu, calls / call_cpu, cycles / cycle_cpu)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run(transfers: int = DEFAULT_TRANSFERS, repeats: int = 1) -> dict:
@@ -112,15 +127,19 @@ def run(transfers: int = DEFAULT_TRANSFERS, repeats: int = 1) -> dict:
             print(f"testing: {backend}", file=sys.stderr, flush=True)
             sample = asdict(fresh(measure, backend, transfers, transfers * 2, transfers // 2 or 1))
             print(f"testing: {backend}, the 50-test module", file=sys.stderr, flush=True)
+            cpu = _children_cpu()
             sample["module_s"] = module_wall_time(backend)
+            sample["module_cpu_s"] = _children_cpu() - cpu
             samples[backend].append(sample)
     result: dict = {"transfers": transfers, "repeats": repeats}
     for backend in BACKENDS:
         result[backend] = {k: median(s[k] for s in samples[backend]) for k in
-                           ("transfers_per_s", "calls_per_s", "snapshot_cycles_per_s", "module_s", "setup_s")}
+                           ("transfers_per_s", "calls_per_s", "snapshot_cycles_per_s", "module_s", "setup_s",
+                            *CPU_FIGURES)}
     result["ratios"] = {k: result["smartchain"][k] / result["eth_tester"][k]
-                        for k in ("transfers_per_s", "calls_per_s", "snapshot_cycles_per_s")}
-    result["ratios"]["module_s"] = result["eth_tester"]["module_s"] / result["smartchain"]["module_s"]
+                        for k in ("transfers_per_s", "calls_per_s", "snapshot_cycles_per_s", *CPU_FIGURES[:3])}
+    for key in ("module_s", "module_cpu_s"):
+        result["ratios"][key] = result["eth_tester"][key] / result["smartchain"][key]
     result["samples"] = samples
     return result
 
@@ -133,6 +152,14 @@ def table(result: dict) -> str:
                      f"{result['ratios'][key]:.2f}x"))
     rows.append(("50-test module, wall s", f"{result['smartchain']['module_s']:.2f}",
                  f"{result['eth_tester']['module_s']:.2f}", f"{result['ratios']['module_s']:.2f}x"))
+    for key, label in (("transfers_per_cpu_s", "  per CPU s: transfers"), ("calls_per_cpu_s", "  per CPU s: eth_call"),
+                       ("snapshot_cycles_per_cpu_s", "  per CPU s: snapshot cycles")):
+        if key in result["ratios"]:
+            rows.append((label, f"{result['smartchain'][key]:.1f}", f"{result['eth_tester'][key]:.1f}",
+                         f"{result['ratios'][key]:.2f}x"))
+    if "module_cpu_s" in result["ratios"]:
+        rows.append(("  50-test module, CPU s", f"{result['smartchain']['module_cpu_s']:.2f}",
+                     f"{result['eth_tester']['module_cpu_s']:.2f}", f"{result['ratios']['module_cpu_s']:.2f}x"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
 
