@@ -11,8 +11,9 @@ Everything here is pure: the journal of earlier votes is a mapping the caller ke
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import rlp
 from eth_utils import encode_hex, keccak
@@ -24,6 +25,7 @@ from consensus.errors import DoubleVote, InvalidVote, SurroundVote
 MALICIOUS_VOTE_SLASH_SCOPE = 256  # BSC maliciousVoteSlashScope: how far back rule 2 looks
 UPPER_LIMIT_OF_VOTE_BLOCK_NUMBER = 11  # BSC upperLimitOfVoteBlockNumber: how far ahead rule 2 looks
 JOURNAL_CAPACITY = 512  # BSC maxSizeOfRecentEntry: votes a key remembers
+_MEMO_SIZE = 8192  # votes whose hash and RLP are kept (21 validators x 256 blocks of the pool's window fit)
 VOTE_DEADLINE_SLACK_MS = 50  # BSC: skip a vote when now + 50 ms is past head + depth * block interval
 
 _HASH = Binary.fixed_length(32)
@@ -31,16 +33,6 @@ VOTE_DATA_SEDES = List([big_endian_int, _HASH, big_endian_int, _HASH])
 _ENVELOPE_SEDES = List([
     Binary.fixed_length(bls.PUBLIC_KEY_LEN), Binary.fixed_length(bls.SIGNATURE_LEN), VOTE_DATA_SEDES,
 ])
-
-
-def _memo(obj: object, name: str, compute: Callable[[], bytes]) -> bytes:
-    """A frozen value's derived bytes, computed once: a vote is hashed by every pool, gossip set and peer it
-    passes (sedes RLP and keccak cost ~0.4 ms a time). Kept outside the dataclass fields: equality ignores it."""
-    found = obj.__dict__.get(name)
-    if found is None:
-        found = compute()
-        object.__setattr__(obj, name, found)
-    return found
 
 
 @dataclass(frozen=True)
@@ -67,7 +59,7 @@ class VoteData:
 
     def hash(self) -> bytes:
         """keccak256(RLP(VoteData)): the message every BLS vote signs (BSC's VoteData.Hash)."""
-        return _memo(self, "_hash", lambda: keccak(self.encode()))
+        return _hash_of(self)
 
     @classmethod
     def decode(cls, raw: bytes) -> VoteData:
@@ -89,12 +81,11 @@ class VoteEnvelope:
     data: VoteData
 
     def encode(self) -> bytes:
-        return _memo(self, "_encoded", lambda: rlp.encode([self.vote_address, self.signature, self.data.as_list()],
-                                                          sedes=_ENVELOPE_SEDES))
+        return _envelope_rlp(self)
 
     def hash(self) -> bytes:
         """keccak256(RLP(envelope)): the key a vote pool dedupes on."""
-        return _memo(self, "_hash", lambda: keccak(self.encode()))
+        return _hash_of(self)
 
     @classmethod
     def decode(cls, raw: bytes) -> VoteEnvelope:
@@ -117,6 +108,18 @@ class VoteEnvelope:
                 f"vote {self.data} for {encode_hex(self.data.target_hash)}: signature does not verify with "
                 f"vote address {encode_hex(self.vote_address)}"
             )
+
+
+# A vote is hashed by every pool, gossip set and peer it passes; the results are kept per value (equal votes, equal
+# bytes), outside the frozen dataclasses so that their fields stay all there is to them.
+@lru_cache(maxsize=_MEMO_SIZE)
+def _hash_of(value: VoteData | VoteEnvelope) -> bytes:
+    return keccak(value.encode())
+
+
+@lru_cache(maxsize=_MEMO_SIZE)
+def _envelope_rlp(envelope: VoteEnvelope) -> bytes:
+    return rlp.encode([envelope.vote_address, envelope.signature, envelope.data.as_list()], sedes=_ENVELOPE_SEDES)
 
 
 def sign_vote(secret_key: bytes, data: VoteData) -> VoteEnvelope:

@@ -47,7 +47,7 @@ from node.network.txgossip import TxGossip
 log = logging.getLogger("smartchain.network")
 
 ETH_CAPABILITY = Capability(p.PROTOCOL_NAME, p.ETH68, p.PROTOCOL_LENGTH)
-BSC_CAPABILITY = Capability(bsc.PROTOCOL_NAME, bsc.BSC1, bsc.PROTOCOL_LENGTH)   # votes; offered on Parlia chains
+BSC_CAPABILITY = Capability(bsc.PROTOCOL_NAME, bsc.BSC1, bsc.PROTOCOL_LENGTH)   # votes
 SERVE_THREADS = 2
 
 
@@ -80,7 +80,9 @@ class NetworkService:
         self.id = keccak256(public_key(self.node_key)).hex()   # as peers name us (RlpxPeer ids)
         self.listen = listen
         self.handshake_timeout = handshake_timeout
-        capabilities = [ETH_CAPABILITY, BSC_CAPABILITY] if node.chain.config.is_parlia else [ETH_CAPABILITY]
+        # bsc/1 (votes) when the node runs fast finality: a chain whose validators have no vote keys has none to send
+        finality = getattr(node, "votes", None)
+        capabilities = [ETH_CAPABILITY] if finality is None else [ETH_CAPABILITY, BSC_CAPABILITY]
         self.connection_config = connection_config or ConnectionConfig(capabilities)
         self._own_loop = loop is None
         self.loop = loop or LoopThread(f"network {self.id[:8]}")
@@ -92,7 +94,7 @@ class NetworkService:
         self.blocks = BlockGossip(node, self.types, self.peers, self.importer, self.syncer, self.drop, self.spawn,
                                   direct_broadcast)
         self.txs = TxGossip(node, self.peers, self.drop, accepting=lambda: self.syncer.progress is None)
-        self.vote_gossip = VoteGossip(getattr(node, "votes", None), self.peers, self._our_td,
+        self.vote_gossip = VoteGossip(finality, self.peers, self._our_td,
                                       lambda: node.clock.now_ms() / 1000, relay_votes)
         self.dialer = StaticDialer(self._connect_static, lambda key: key in self.peers.peers, self.peers.is_banned)
         self.server: RlpxServer | None = None
