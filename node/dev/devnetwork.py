@@ -211,17 +211,24 @@ class DevnetNetwork:
         """Until each vote a running member made for `block` has been taken in (or refused) by every running member
         connected to the voter. The members that imported `block` decided on their vote before the import
         returned (the voter is a block listener), so after `deliver` the votes that will exist do."""
-        made = []   # (vote hash, the members connected to its voter)
+        pending = []   # (vote hash, a member connected to its voter) not yet known to have the vote
         for i, node in enumerate(self.nodes):
             voter = node.votes.voter if self.running[i] and node.votes is not None else None
             vote = voter.decisions.get(block.hash) if voter is not None else None
             if vote is not None:
-                made.append((vote.hash(), self._peer_indexes(i)))
+                pending.extend((vote.hash(), j) for j in self._peer_indexes(i))
+        pending.reverse()
 
         def spread() -> bool:
-            return all(self.nodes[j].votes is not None and self.nodes[j].votes.seen(vote_hash)
-                       for vote_hash, peers in made for j in peers)
-        self.wait_until(spread, f"the {len(made)} votes for block #{block.number} reaching every peer")
+            # woken by every vote any node takes in: pairs already done are dropped, not looked at again
+            while pending:
+                vote_hash, j = pending[-1]
+                votes = self.nodes[j].votes
+                if votes is None or not votes.seen(vote_hash):
+                    return False
+                pending.pop()
+            return True
+        self.wait_until(spread, f"the votes for block #{block.number} reaching every peer")
 
     def settle_transactions(self) -> None:
         """Until each transaction that became pending somewhere is in the pool (or chain) of every running member

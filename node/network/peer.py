@@ -7,8 +7,10 @@ Messages always cross as RLP bytes, so both transports exercise the same codec. 
 (never to `receive()`); a response nobody asked for, a second one to the same request, or one of the wrong kind
 breaks the protocol and ends the connection, as geth's tracker and dispatcher do.
 
-Satellite protocols (BSC's `bsc`: votes) ride beside eth: `send_satellite(message)` and `receive_satellite()`, with a
-queue of their own, so that a BscCap arriving during the eth handshake never stands where Status is expected. RLPx
+Satellite protocols (BSC's `bsc`: votes) ride beside eth: `send_satellite(message)`, and in `handle_satellites(fn)`
+(called on the loop for each message as it is read: votes are many and small, a reader task per peer would cost
+more than handling them) or `receive_satellite()`, with a queue of their own until a handler is set, so that a BscCap
+arriving during the eth handshake never stands where Status is expected. RLPx
 carries them under their negotiated capability (node/network/bsc/rlpxpeer.py); in memory they take frame codes from
 MEMORY_SATELLITE_OFFSET, the way RLPx offsets each capability's ids.
 """
@@ -19,6 +21,7 @@ import dataclasses
 import logging
 import secrets
 from collections import OrderedDict
+from typing import Callable
 
 from node.network.bsc import messages as bsc
 from node.network.eth import codec
@@ -154,6 +157,7 @@ class Peer:
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(inbox_size)
         self._satellite_inbox: asyncio.Queue[bsc.BscMessage] = asyncio.Queue(SATELLITE_INBOX)
         self.dropped_satellite = 0   # satellite messages dropped because nobody took them fast enough
+        self._satellite_handler: Callable[[bsc.BscMessage], None] | None = None
         self._closed = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -220,6 +224,18 @@ class Peer:
         """The next satellite message; PeerDisconnected when gone."""
         return await self._next(self._satellite_inbox)
 
+    def handle_satellites(self, handler: Callable[[bsc.BscMessage], None] | None) -> None:
+        """Hand every satellite message to `handler` from now on (those queued first); None: queue them again."""
+        self._satellite_handler = handler
+        while handler is not None and not self._satellite_inbox.empty():
+            self._handle_satellite(self._satellite_inbox.get_nowait())
+
+    def _handle_satellite(self, message: bsc.BscMessage) -> None:
+        try:
+            self._satellite_handler(message)
+        except Exception:   # a bug handling one vote must not end the reader of the whole connection
+            log.exception("peer %s: handling %s failed", self.id, message.name)
+
     async def _send_satellite(self, protocol: str, code: int, payload: bytes) -> None:
         await self._send_frame(MEMORY_SATELLITE_OFFSET + code, payload)
 
@@ -236,6 +252,9 @@ class Peer:
             log.debug("peer %s: %s", self.id, exc)
             self.error = exc
             await self.disconnect(DisconnectReason.SUBPROTOCOL_ERROR)
+            return
+        if self._satellite_handler is not None:
+            self._handle_satellite(message)
             return
         try:
             self._satellite_inbox.put_nowait(message)

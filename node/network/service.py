@@ -217,7 +217,7 @@ class NetworkService:
             await replaced.peer.disconnect(DisconnectReason.ALREADY_CONNECTED)
         log.info("peer connected: %s (%s, td %d)", peer.id[:16], "inbound" if inbound else "outbound", state.td)
         fetcher = self.spawn(self.txs.fetch_from(state))
-        voter = self.spawn(self.vote_gossip.serve(state))
+        peer.handle_satellites(lambda message: self.vote_gossip.on_message(state, message))
         try:
             self.txs.greet(state)
             self.vote_gossip.greet(state)
@@ -226,7 +226,7 @@ class NetworkService:
         finally:
             self.peers.remove(state)
             fetcher.cancel()
-            voter.cancel()
+            peer.handle_satellites(None)
             log.info("peer gone: %s (%s)", peer.id[:16], _why(peer))
         return True
 

@@ -17,7 +17,6 @@ from typing import Any, Callable
 
 from consensus.votes import VoteEnvelope
 from node.network.bsc.messages import PROTOCOL_NAME, BscCap, BscMessage, Votes
-from node.network.peer import PeerDisconnected
 from node.network.peers import PeerSet, PeerState
 
 log = logging.getLogger("smartchain.network.votes")
@@ -75,18 +74,6 @@ class VoteGossip:
     def _send(self, state: PeerState, vote: VoteEnvelope, vote_hash: bytes | None = None) -> bool:
         state.known_votes.add(vote_hash or vote.hash())
         return state.send_soon(Votes((vote,)))
-
-    async def serve(self, state: PeerState) -> None:
-        """Read the peer's satellite messages until it is gone."""
-        peer = state.peer
-        while True:
-            try:
-                message = await peer.receive_satellite()
-            except PeerDisconnected:
-                return
-            if peer.closed:
-                return
-            self.on_message(state, message)
 
     def on_message(self, state: PeerState, message: BscMessage) -> None:
         if isinstance(message, Votes):
