@@ -162,3 +162,36 @@ def test_http_testing_against_anvil():
                                                            h["anvil"]["transfers_per_s"])
     assert h["ratios"]["logs_one_ms"] == pytest.approx(h["anvil"]["logs_one_ms"] / h["smartchain"]["logs_one_ms"])
     assert "send-and-wait transfers: anvil" in out.stdout
+
+
+def test_p2p_sections_sync_over_rlpx_and_time_propagation():
+    # tiny sizes (3 blocks each); the figures' values are not judged here, only that the work was done and measured
+    out = _run("--quick", "--sections", "p2p_sync,p2p_propagation", timeout=400)
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    sync, propagation = result["p2p_sync"], result["p2p_propagation"]
+    # the setup, 48 ERC-20 and 48 value transfers in 100-transaction blocks, imported and synced (same head hash)
+    assert sync["blocks"] >= 3 and sync["transactions"] > 2 * 48 and sync["block_size"] == 100
+    for key in ("import_s", "sync_s", "import_spawn_s", "sync_spawn_s", "import_blocks_per_s", "sync_blocks_per_s",
+                "import_tps", "sync_tps"):
+        assert _positive(sync[key]), (key, sync[key])
+    assert sync["ratio"] == pytest.approx(sync["sync_blocks_per_s"] / sync["import_blocks_per_s"])
+    assert sync["import_blocks_per_s"] == pytest.approx(sync["blocks"] / sync["import_s"])
+    # past start-up is part of spawn to done, on both sides
+    assert sync["import_s"] < sync["import_spawn_s"] and sync["sync_s"] < sync["sync_spawn_s"]
+    # three blocks seen by all four validators; every latency a seal-to-last-import difference, summarised
+    assert propagation["validators"] == 4 and propagation["blocks"] == 3
+    latencies = propagation["samples"][0]["latencies_ms"]
+    assert len(latencies) == 3 and all(math.isfinite(x) for x in latencies)
+    assert propagation["median_ms"] == pytest.approx(sorted(latencies)[1], abs=1e-3)
+    assert propagation["p99_ms"] == pytest.approx(max(latencies), abs=1e-3)
+    by_figure = {t["figure"]: t for t in result["targets"]}
+    assert by_figure["p2p_sync.ratio"]["value"] == sync["ratio"]
+    assert "sync of the same blocks from a peer over RLPx" in out.stdout and "p99 / max" in out.stdout
+
+
+def test_p2p_percentile_is_nearest_rank():
+    from benchmarks.p2p import percentile
+    values = [float(x) for x in range(1, 101)]
+    assert percentile(values, 50) == 50 and percentile(values, 99) == 99 and percentile(values, 100) == 100
+    assert percentile([7.0], 99) == 7.0 and percentile([3.0, 1.0, 2.0], 50) == 2.0
