@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,6 +30,7 @@ from node.network.knownset import KnownSet
 log = logging.getLogger("smartchain.finality")
 
 SEEN_VOTES = 8192   # vote hashes this node has taken in or refused (the Devnet waits on them)
+RECEIVE_QUEUE = 4096  # peers' votes waiting for the worker: bounded, so a flood cannot grow memory
 
 
 class FinalityService:
@@ -49,6 +51,10 @@ class FinalityService:
         self._seen = KnownSet(SEEN_VOTES)
         self._seen_lock = threading.Lock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="votes")
+        self._queue: deque[VoteEnvelope] = deque()
+        self._queue_lock = threading.Lock()
+        self._draining = False
+        self.dropped = 0   # peers' votes dropped because the queue was full
 
     @property
     def vote_address(self) -> bytes | None:
@@ -72,9 +78,33 @@ class FinalityService:
             self._put(vote)
 
     # -- votes -------------------------------------------------------------------------------------------------------
-    def receive(self, vote: VoteEnvelope) -> Future:
-        """A peer's vote: checked and pooled in the vote worker (returns at once)."""
-        return self._worker.submit(self._put, vote)
+    def receive(self, vote: VoteEnvelope) -> None:
+        """A peer's vote: checked and pooled in the vote worker (returns at once). Votes wait in a bounded queue that
+        the worker drains in batches (one thread hand-over per batch, not per vote); beyond its bound they are
+        dropped."""
+        with self._queue_lock:
+            if len(self._queue) >= RECEIVE_QUEUE:
+                self.dropped += 1
+                return
+            self._queue.append(vote)
+            if self._draining:
+                return
+            self._draining = True
+        try:
+            self._worker.submit(self._drain)
+        except RuntimeError:   # closed: the node is stopping
+            pass
+
+    def _drain(self) -> None:
+        while True:
+            with self._queue_lock:
+                if not self._queue:
+                    self._draining = False
+                    return
+                batch = list(self._queue)
+                self._queue.clear()
+            for vote in batch:
+                self._put(vote)
 
     def _put(self, vote: VoteEnvelope) -> bool:
         vote_hash = vote.hash()
