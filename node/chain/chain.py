@@ -3,8 +3,9 @@
 - `build_block(parent, fields, txs)` executes transactions in one VM (py-evm's batch path, one state for the
   whole block) and skips those that turn out invalid, as geth's miner does;
 - `import_block(block)` is the single path for own and peers' blocks: consensus rules before execution, then
-  execution (or, for a block this node built, persistence of the already executed result), then the store's
-  indexes, all in one LMDB write transaction;
+  execution (or, for a block this node built and sealed, persistence of the already executed result, unverified),
+  then the store's indexes, all in one LMDB write transaction (the producer opens it before building, so the
+  build's state and tries join it: one commit per sealed block);
 - `state_at(header)` opens read-only state at a block.
 """
 from __future__ import annotations
