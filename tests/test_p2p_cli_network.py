@@ -219,6 +219,7 @@ def test_finalized_trails_the_head_by_at_most_three_blocks(network):
 @pytest.mark.skipif(not os.environ.get("SMARTCHAIN_SLOW"), reason="200-block soak: set SMARTCHAIN_SLOW=1")
 def test_finalized_trails_the_head_by_at_most_three_blocks_for_200_blocks(network):
     _, procs, _ = network
+    wait_for(lambda: all(peer_count(p) == N - 1 for p in procs), 60, "every node to have 3 peers", procs)
     wait_for(lambda: all(finality_lag(p)[1] <= 3 for p in procs), 60, "finality to run", procs)
     watch_finality(procs, 200)
 
@@ -226,6 +227,7 @@ def test_finalized_trails_the_head_by_at_most_three_blocks_for_200_blocks(networ
 def test_two_of_four_stopped_stop_finality_until_they_resume(network):
     _, procs, _ = network
     stopped, running = procs[2:], procs[:2]
+    wait_for(lambda: all(peer_count(p) == N - 1 for p in procs), 60, "every node to have 3 peers", procs)
     wait_for(lambda: all(finality_lag(p)[1] <= 3 for p in procs), 60, "finality to run", procs)
     for p in stopped:
         p.proc.send_signal(signal.SIGSTOP)
