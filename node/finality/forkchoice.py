@@ -34,7 +34,7 @@ def _choose(chain: Any, block: BlockAPI, head_before: BlockHeaderAPI, new: Block
     else:
         return new, old
     if not chain.engine.prefer_by_justified(chosen, other):
-        return new, old   # None: a tie, total difficulty decided as BSC does; False: the chosen head is justified higher
+        return new, old   # None: a tie, decided by total difficulty as BSC does; False: the chosen head is ahead
     chaindb = chain.chaindb
     added, _ = chaindb._set_as_canonical_chain_head(chain.db, other, GENESIS_PARENT_HASH)
     for header in added:   # py-evm drops the lookups of decanonicalised blocks itself; it adds new ones on persist only

@@ -2,7 +2,7 @@
 
 | code | message | RLP |
 | 0x00 | BscCap | `[protocolVersion, extra]`, extra the raw byte 00 (bsc/1 sends `c2 01 00`) |
-| 0x01 | Votes  | `[[VoteEnvelope, ...]]`, VoteEnvelope = `[voteAddress 48, signature 96, [srcNum, srcHash, tgtNum, tgtHash]]` |
+| 0x01 | Votes  | `[[VoteEnvelope, ...]]`, VoteEnvelope = `[voteAddress 48, signature 96, VoteData]` |
 We speak bsc/1 (BscCap and Votes): bsc/2's GetBlocksByRange is not implemented, so only bsc/1 is advertised.
 A message that does not decode breaks the protocol (the peer is dropped, as BSC's handler returns the decode error).
 """
