@@ -200,6 +200,7 @@ class Devnet:
         """The next block of the network: the running validator whose slot comes first seals it at that time."""
         if self.realtime:
             raise DevnetError("step() drives a simulated devnet; a real-time one produces on its own")
+        self.network.wait_meshed()
         self.network.settle_transactions()   # the sealer's pool holds what was sent anywhere it can hear of
         slots = [(ms, m.index) for m in self.members if m.running and (ms := m.next_slot_ms()) is not None]
         if not slots:
