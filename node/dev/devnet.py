@@ -4,9 +4,14 @@ transactions as eth/68 messages through the network's own sync and gossip over i
 Two ways to run it:
 - simulated (default): a SimClock and no production threads; `step()` lets the validator whose slot comes first
   (Parlia's in-turn time or back-off, engine.next_block_ms) seal at that time, and returns once every connected
-  node has imported (or refused) the block, so every run is the same;
+  node has imported (or refused) the block and every vote on it has reached the voter's peers, so every run is the
+  same and the next sealer attests what was voted;
 - real time (`realtime=True`, `smartchain devnet`): each node's producer thread seals when its own slot comes and
   the network propagates it as it would between processes.
+
+Fast finality: by default every validator has its BLS vote key (derived from its validator key, in
+DATADIR/vote.key and in genesis), votes on each head and attests a quorum; `votes=False` gives BSC's bare genesis
+layout, in which nobody votes.
 
 Test hooks: stop/start a validator, partition and heal, make one validator double-sign.
 """

@@ -2,7 +2,8 @@
 
 It owns the connected peers (node/network/peers.py), keeps static peers dialled, serves peers' eth requests from
 our chain and pool (node/network/eth/serve.py), syncs (sync.py) and propagates blocks and transactions
-(blockgossip.py, txgossip.py). It hears the node through `Node.subscribe` (listeners hand over to the loop with
+(blockgossip.py, txgossip.py) and, when the node runs fast finality (`node.votes`), votes over BSC's bsc/1
+capability (node/network/bsc/). It hears the node through `Node.subscribe` (listeners hand over to the loop with
 call_soon_threadsafe, so the producer and the pool never wait for the network) and gives blocks to
 `Node.import_block` in an import thread.
 
