@@ -107,8 +107,9 @@ class BlockGossip:
     def on_new_block(self, state: PeerState, message: NewBlock) -> None:
         block = message.block
         state.known_blocks.add(block.hash)
-        # the sender's head is at least this block's parent (it may relay before importing, as BSC does)
-        state.set_head(block.hash, message.total_difficulty)
+        # the sender may relay before importing (as BSC does): its head is only sure to be the parent, with the TD
+        # less this block's difficulty (geth's handleBlockBroadcast); a sync asking it for this block could fail
+        state.set_head(block.header.parent_hash, max(0, message.total_difficulty - block.header.difficulty))
         self._enqueue(state, block)
 
     def on_block_hashes(self, state: PeerState, message: NewBlockHashes) -> None:
