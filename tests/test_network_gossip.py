@@ -117,6 +117,11 @@ def test_a_peers_block_is_relayed_whole_before_import_and_announced_after(tmp_pa
         # the peer that got it whole hears nothing more of it (no second whole send), the two others its hash
         assert sorted(after[1:]) == [["NewBlock"], ["NewBlockHashes"], ["NewBlockHashes"]]
         assert (service.blocks.sent_whole, service.blocks.sent_hashes) == (1, 2)
+        # a relayer may not have imported what it relayed: its head is taken to be the parent, also after our import
+        # (a sync must not ask it for the block)
+        sender = service.peers.get("p0")
+        assert sender.head == block.header.parent_hash
+        assert sender.td == other.chain.chaindb.get_score(block.hash) - block.header.difficulty
 
 
 def test_peers_known_to_have_a_block_get_nothing_of_it(tmp_path):
@@ -149,6 +154,8 @@ def test_an_announced_block_that_never_comes_whole_is_fetched_then_announced(tmp
         wait_for(lambda: node.chain.head.hash == block.hash, 5, "the fetched block imported")
         wait_for(lambda: sum(map(len, about(heard[1:], block.hash))) == 2, 5, "relay and announcement")
         assert service.blocks.fetched == 1
+        announcer = service.peers.get("p0")   # it served the block: it holds it, at our total difficulty there
+        assert (announcer.head, announcer.td) == (block.hash, node.chain.chaindb.get_score(block.hash))
         # its announcer was asked for header and body, and told nothing of it
         assert [type(m).__name__ for m in heard[0]] == ["GetBlockHeaders", "GetBlockBodies"]
         assert sorted(about(heard[1:], block.hash)) == [["NewBlock"], ["NewBlockHashes"]]   # sqrt(2) = 1 whole

@@ -59,7 +59,8 @@ class BlockGossip:
         self._direct: Callable[[int], int] = (lambda n: n) if direct_broadcast else (lambda n: int(math.sqrt(n)))
         self._drop = drop
         self._spawn = spawn
-        self.queue: asyncio.Queue[tuple[PeerState, BlockAPI]] = asyncio.Queue(BLOCK_QUEUE)
+        # (peer, block, whether the peer served it: answered our request for it, so it surely holds it)
+        self.queue: asyncio.Queue[tuple[PeerState, BlockAPI, bool]] = asyncio.Queue(BLOCK_QUEUE)
         self._queued = KnownSet(BLOCK_QUEUE * 4)
         self._importing: bytes | None = None             # the hash of the block being checked and imported
         self._from_peers = KnownSet(RELAYED_BLOCKS)      # peers' blocks: relayed whole already (or not at all)
@@ -110,7 +111,7 @@ class BlockGossip:
         # the sender may relay before importing (as BSC does): its head is only sure to be the parent, with the TD
         # less this block's difficulty (geth's handleBlockBroadcast); a sync asking it for this block could fail
         state.set_head(block.header.parent_hash, max(0, message.total_difficulty - block.header.difficulty))
-        self._enqueue(state, block)
+        self._enqueue(state, block, served=False)
 
     def on_block_hashes(self, state: PeerState, message: NewBlockHashes) -> None:
         """Fetch what we lack, a few at a time per peer (geth's fetcher); announcements far ahead of our head are
@@ -142,7 +143,7 @@ class BlockGossip:
             self.fetched += 1
             block = await self._fetch(state, block_hash)
             if block is not None:
-                self._enqueue(state, block)
+                self._enqueue(state, block, served=True)
         except PeerLied as exc:
             await self._drop(state, exc)
         except (PeerDisconnected, RequestTimeout) as exc:
@@ -153,13 +154,13 @@ class BlockGossip:
             if left:
                 self._peer_fetches[state] = left
 
-    def _enqueue(self, state: PeerState, block: BlockAPI) -> None:
+    def _enqueue(self, state: PeerState, block: BlockAPI, served: bool) -> None:
         block_hash = block.hash
         if block_hash in self._queued or block_hash == self._importing \
                 or self.node.chain.header_by_hash(block_hash) is not None:
             return
         try:
-            self.queue.put_nowait((state, block))
+            self.queue.put_nowait((state, block, served))
         except asyncio.QueueFull:
             log.debug("block queue full: dropped 0x%s from %s", block_hash.hex()[:16], state.id[:16])
             return
@@ -168,11 +169,11 @@ class BlockGossip:
     async def run(self) -> None:
         """Import queued blocks one at a time, in arrival order."""
         while True:
-            state, block = await self.queue.get()
+            state, block, served = await self.queue.get()
             self._queued.discard(block.hash)
             self._importing = block.hash
             try:
-                await self._import(state, block)
+                await self._import(state, block, served)
             except PeerLied as exc:
                 await self._drop(state, exc)
             except (PeerDisconnected, RequestTimeout) as exc:
@@ -182,7 +183,7 @@ class BlockGossip:
             finally:
                 self._importing = None
 
-    async def _import(self, state: PeerState, block: BlockAPI) -> None:
+    async def _import(self, state: PeerState, block: BlockAPI, served: bool) -> None:
         chain = self.node.chain
         block_hash, header = block.hash, block.header
         if chain.header_by_hash(block_hash) is not None:
@@ -207,11 +208,11 @@ class BlockGossip:
             return
         except ChainError as exc:
             if is_future_block(exc):   # our clock is behind the sealer's: try again shortly
-                self._retry_later(state, block)
+                self._retry_later(state, block, served)
                 return
             raise InvalidBlock(str(exc)) from exc
-        # the peer has this block: its total difficulty is at least ours at it (NewBlockHashes carry no TD)
-        state.set_head(block_hash, self.node.chain.chaindb.get_score(block_hash))
+        if served:   # it answered for this block: its total difficulty is at least ours at it (hashes carry none)
+            state.set_head(block_hash, self.node.chain.chaindb.get_score(block_hash))
 
     def _verify_header(self, header: BlockHeaderAPI, parent: BlockHeaderAPI) -> bool:
         """Whether `header` passes the engine's checks on `parent` (seal, signer's turn, fields, time), as BSC's
@@ -226,7 +227,7 @@ class BlockGossip:
             return False
         return True
 
-    def _retry_later(self, state: PeerState, block: BlockAPI) -> None:
+    def _retry_later(self, state: PeerState, block: BlockAPI, served: bool) -> None:
         tries = self._future.get(block.hash, 0)
         if tries >= FUTURE_RETRIES:
             log.info("block #%d stays in the future after %d tries: dropped", block.number, tries)
@@ -237,7 +238,7 @@ class BlockGossip:
 
         async def later() -> None:
             await asyncio.sleep(FUTURE_RETRY_DELAY)
-            self._enqueue(state, block)
+            self._enqueue(state, block, served)
         self._spawn(later())
 
     async def _fetch(self, state: PeerState, block_hash: bytes) -> BlockAPI | None:
