@@ -16,9 +16,20 @@ Ethereum's consensus-specs, and its checked decoders tell an undecodable key fro
 
 Verification results are cached per process by their exact bytes: a one-process Devnet checks the same vote on
 every node, and a vote pool re-checks votes it already holds.
+
+Many single signatures at once (`verify_many`: the votes a node receives for a block) are checked together by the
+randomized batch check of Ethereum's consensus clients (blst's verify_multiple_aggregate_signatures, prysm's and
+lighthouse's attestation batches): with a fresh random 64-bit r_i per signature,
+  prod over messages m of e(sum of r_i pk_i signing m, H(m)) == e(g1, sum of r_i sig_i),
+one pairing per distinct message plus one, instead of two per signature. A forged signature passes only if it
+cancels against the others under scalars it cannot know (probability 2**-64). When the batch fails, each signature
+is checked on its own, so the bad ones are found and the good ones still count.
 """
 from __future__ import annotations
 
+import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -37,6 +48,8 @@ _IDENTITY_G1 = G1Point.identity()
 _CACHE_SIZE = 8192
 _KEY_CACHE_SIZE = 1024
 _MESSAGE_CACHE_SIZE = 256
+_SIGNATURE_CACHE_SIZE = 1024
+BATCH_SCALAR_BITS = 64  # the randomness per signature of a batch check (blst and prysm use 64 bits)
 
 
 class BlsError(ValueError):
@@ -98,7 +111,9 @@ def _public_point(public_key_bytes: bytes) -> G1Point | None:
     return None if point == _IDENTITY_G1 else point
 
 
+@lru_cache(maxsize=_SIGNATURE_CACHE_SIZE)  # a vote's signature is decoded to check it, again to aggregate it
 def _signature_point(signature: bytes) -> G2Point | None:
+    """The signature as a G2 point, or None unless it decodes and lies in the subgroup."""
     if len(signature) != SIGNATURE_LEN:
         return None
     try:
@@ -115,41 +130,132 @@ def key_decodes(public_key_bytes: bytes) -> bool:
 
 def signature_decodes(signature: bytes) -> bool:
     """Whether the bytes are a compressed G2 point in the subgroup (BSC's bls.SignatureFromBytes)."""
-    return _signature_point(signature) is not None
+    return _signature_point(bytes(signature)) is not None
+
+
+class _Results:
+    """Verification results by (keys, message, signature), least recently used dropped; safe across threads."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[tuple[bytes, ...], bytes, bytes], bool] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[tuple[bytes, ...], bytes, bytes]) -> bool | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[tuple[bytes, ...], bytes, bytes], result: bool) -> None:
+        with self._lock:
+            self._items[key] = result
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_results = _Results(_CACHE_SIZE)
+
+
+def clear_caches() -> None:
+    """Forget every cached verification result (a benchmark timing a node that has checked nothing yet)."""
+    _results.clear()
 
 
 def verify(public_key_bytes: bytes, message: bytes, signature: bytes) -> bool:
     """One key's signature over `message`; False on any malformed input (prysm's Signature.Verify)."""
-    return _fast_aggregate_verify((bytes(public_key_bytes),), bytes(message), bytes(signature))
+    return fast_aggregate_verify((public_key_bytes,), message, signature)
 
 
 def fast_aggregate_verify(public_keys: Sequence[bytes], message: bytes, signature: bytes) -> bool:
     """An aggregate signature of every key over one message; False for no keys or any malformed input."""
-    return _fast_aggregate_verify(tuple(bytes(k) for k in public_keys), bytes(message), bytes(signature))
+    key = (tuple(bytes(k) for k in public_keys), bytes(message), bytes(signature))
+    found = _results.get(key)
+    if found is None:
+        found = _fast_aggregate_verify(*key)
+        _results.put(key, found)
+    return found
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
 def _fast_aggregate_verify(public_keys: tuple[bytes, ...], message: bytes, signature: bytes) -> bool:
     if not public_keys:
         return False
+    total = _key_sum(public_keys)
+    sig = _signature_point(signature)
+    if total is None or sig is None:
+        return False
+    # e(sum pk, H(m)) == e(g1, sig)  <=>  e(sum pk, H(m)) * e(-g1, sig) == 1, one final exponentiation
+    return GT.pairing_check([total, _NEG_G1], [_message_point(message), sig])
+
+
+def _key_sum(public_keys: Iterable[bytes]) -> G1Point | None:
     total = None
     for key in public_keys:
         point = _public_point(key)
         if point is None:
-            return False
+            return None
         total = point if total is None else total + point
-    sig = _signature_point(signature)
-    if sig is None:
-        return False
-    # e(sum pk, H(m)) == e(g1, sig)  <=>  e(sum pk, H(m)) * e(-g1, sig) == 1, one final exponentiation
-    return GT.pairing_check([total, _NEG_G1], [_message_point(message), sig])
+    return total
+
+
+def verify_many(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    """Whether each (public key, message, signature) verifies, as `verify` would answer it one at a time.
+
+    Items not already cached are checked together by one randomized batch check (see the module docstring); if
+    that fails, one at a time. Malformed keys or signatures are False without joining the batch."""
+    answers: list[bool | None] = []
+    batch: list[tuple[int, tuple[tuple[bytes, ...], bytes, bytes], G1Point, G2Point]] = []
+    for i, (public_key_bytes, message, signature) in enumerate(items):
+        key = ((bytes(public_key_bytes),), bytes(message), bytes(signature))
+        found = _results.get(key)
+        if found is None:
+            point, sig = _public_point(key[0][0]), _signature_point(key[2])
+            if point is None or sig is None:
+                found = False
+                _results.put(key, False)
+            else:
+                batch.append((i, key, point, sig))
+        answers.append(found)
+    if len(batch) == 1:
+        _, key, _, _ = batch[0]
+        answers[batch[0][0]] = fast_aggregate_verify(*key)
+    elif batch:
+        if _batch_holds([(key[1], point, sig) for _, key, point, sig in batch]):
+            for i, key, _, _ in batch:
+                _results.put(key, True)
+                answers[i] = True
+        else:   # at least one is bad: find it (them) one by one
+            for i, key, _, _ in batch:
+                answers[i] = fast_aggregate_verify(*key)
+    return [bool(a) for a in answers]
+
+
+def _batch_holds(items: Sequence[tuple[bytes, G1Point, G2Point]]) -> bool:
+    """prod_m e(sum r_i pk_i, H(m)) * e(-g1, sum r_i sig_i) == 1 for fresh random non-zero 64-bit r_i."""
+    keys_by_message: dict[bytes, G1Point] = {}
+    sig_total = None
+    for message, point, sig in items:
+        r = Scalar(secrets.randbits(BATCH_SCALAR_BITS) | 1)
+        weighted_key, weighted_sig = point * r, sig * r
+        held = keys_by_message.get(message)
+        keys_by_message[message] = weighted_key if held is None else held + weighted_key
+        sig_total = weighted_sig if sig_total is None else sig_total + weighted_sig
+    g1s = [*keys_by_message.values(), _NEG_G1]
+    g2s = [*(_message_point(m) for m in keys_by_message), sig_total]
+    return GT.pairing_check(g1s, g2s)
 
 
 def aggregate(signatures: Iterable[bytes]) -> bytes:
     """The sum in G2 of the signatures (prysm's AggregateSignatures); raises BlsError on none or a malformed one."""
     total = None
     for i, signature in enumerate(signatures):
-        point = _signature_point(signature)
+        point = _signature_point(bytes(signature))
         if point is None:
             raise BlsError(f"signature {i} is not a compressed G2 point in the subgroup ({len(signature)} bytes)")
         total = point if total is None else total + point

@@ -156,3 +156,47 @@ def test_bsc_precompile_vectors():
     # a valid key with the wrong signature is a failed check, not a decode failure (0x66 answers empty)
     other = bls.public_key(KEYS[0])
     assert bls.key_decodes(other) and not bls.verify(other, message, signature)
+
+
+# --- verify_many: the randomized batch check of many single signatures ---
+
+def _signed(keys, messages):
+    return [(bls.public_key(sk), m, bls.sign(sk, m)) for sk, m in zip(keys, messages)]
+
+
+def test_verify_many_accepts_good_votes_over_one_and_several_messages():
+    bls.clear_caches()
+    other = bytes(range(1, 33))
+    items = _signed(KEYS, [MESSAGE, MESSAGE, other, MESSAGE])
+    assert bls.verify_many(items) == [True] * 4
+    assert all(bls.verify(*item) for item in items)   # the batch's answers are the single checks' answers
+    assert bls.verify_many([]) == []
+
+
+def test_verify_many_finds_the_bad_ones_and_keeps_the_good():
+    bls.clear_caches()
+    good = _signed(KEYS, [MESSAGE] * 4)
+    wrong_key = (bls.public_key(bls.secret_key_from_int(2)), MESSAGE, good[1][2])   # someone else's signature
+    wrong_message = (good[2][0], MESSAGE[:-1] + b"\x01", good[2][2])
+    items = [good[0], wrong_key, wrong_message, good[3]]
+    assert bls.verify_many(items) == [True, False, False, True]
+    assert [bls.verify(*item) for item in items] == [True, False, False, True]
+
+
+def test_verify_many_is_not_fooled_by_signatures_that_cancel():
+    # sig_a + X and sig_b - X: each is forged, their plain sum is the true aggregate (a non-random batch would pass)
+    bls.clear_caches()
+    (pk_a, _, sig_a), (pk_b, _, sig_b) = _signed(KEYS[:2], [MESSAGE, MESSAGE])
+    shift = bls.sign(bls.secret_key_from_int(99), MESSAGE)
+    forged_a = bls.aggregate([sig_a, shift])
+    forged_b = bytes((bls._signature_point(sig_b) + -bls._signature_point(shift)).to_compressed_bytes())
+    assert bls.fast_aggregate_verify([pk_a, pk_b], MESSAGE, bls.aggregate([forged_a, forged_b]))   # the trap
+    assert bls.verify_many([(pk_a, MESSAGE, forged_a), (pk_b, MESSAGE, forged_b)]) == [False, False]
+    assert not bls.verify(pk_a, MESSAGE, forged_a) and not bls.verify(pk_b, MESSAGE, forged_b)
+
+
+def test_verify_many_malformed_items_are_false():
+    bls.clear_caches()
+    good = _signed(KEYS[:2], [MESSAGE, MESSAGE])
+    items = [good[0], (bytes(48), MESSAGE, good[1][2]), (good[1][0], MESSAGE, b"\x01" * 96), good[1]]
+    assert bls.verify_many(items) == [True, False, False, True]
