@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from eth_utils import encode_hex
 
@@ -49,6 +50,7 @@ def vote_data(attestation: VoteAttestation) -> VoteData:
     return VoteData(a.source_number, a.source_hash, a.target_number, a.target_hash)
 
 
+@lru_cache(maxsize=256)  # a header's attestation is read by verify_header, snapshots and rewards, on every node
 def from_extra(extra_data: bytes, *, epoch_block: bool, luban: bool = True, bohr: bool = True) -> VoteAttestation | None:
     """The attestation a header's extraData carries, or None (before Luban, or none between validators and seal)."""
     parsed = rules.parse_extra(extra_data, epoch_block=epoch_block, luban=luban, bohr=bohr)

@@ -10,6 +10,8 @@ BEP-648's early finality is `finalized(header, votes_for)`; Maxwell's recents cl
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from eth.abc import BlockHeaderAPI
@@ -35,6 +37,7 @@ FIRST_ATTESTED_BLOCK = 3  # BSC's assembleVoteAttestation starts at block 3
 FINALITY_REWARD_INTERVAL = 200  # BSC's finalityRewardInterval, whatever the epoch length
 ADDITIONAL_VOTES_REWARD_RATIO = 100  # BSC's collectAdditionalVotesRewardRatio (percent)
 ANCESTOR_DEPTH = attestation.ANCESTOR_DEPTH_FERMI
+RECENT_BLOCKS = 256  # headers, and vote admission facts, kept by hash
 
 
 class FastFinality:
@@ -46,7 +49,32 @@ class FastFinality:
         self.epoch_length = epoch_length
         self.votes_for = votes_for
         self.depth = depth
-        self._header_by_hash = header_by_hash
+        self._lookup = header_by_hash
+        # a hash names one header forever, and the snapshot after it one set and one justified block: what the vote
+        # pool asks for every vote it takes in (N votes per block, on every node) is kept for recent blocks
+        self._headers: OrderedDict[bytes, BlockHeaderAPI] = OrderedDict()
+        self._facts: OrderedDict[bytes, tuple[int, Block, tuple[ValidatorInfo, ...]]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def _header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI | None:
+        """The header by hash, recent ones from memory (only found ones are kept: a block may arrive later)."""
+        with self._cache_lock:
+            found = self._headers.get(block_hash)
+        if found is None:
+            found = self._lookup(block_hash)
+            if found is not None:
+                self._remember(self._headers, block_hash, found)
+        return found
+
+    def known(self, block_hash: bytes) -> bool:
+        """Whether the chain has the block (the vote pool's `target_known`)."""
+        return self._header_by_hash(block_hash) is not None
+
+    def _remember(self, cache: OrderedDict, key: bytes, value: object) -> None:
+        with self._cache_lock:
+            cache[key] = value
+            while len(cache) > RECENT_BLOCKS:
+                cache.popitem(last=False)
 
     # -- reading -----------------------------------------------------------------------------------------------------
     def justified(self, header: BlockHeaderAPI) -> Block:
@@ -179,11 +207,18 @@ class FastFinality:
     def admit(self, vote: VoteEnvelope) -> None:
         """BSC's VerifyVote for a vote whose target is known: the source is justified at the target and the key
         is a voter's there; raises a VoteRejected (for VotePool's `admit`)."""
-        target = self._header_by_hash(vote.data.target_hash)
-        if target is None or target.block_number != vote.data.target_number:
-            raise UnknownVoteTarget(f"vote {vote.data}: no block {vote.data.target_number} with hash "
-                                    f"{encode_hex(vote.data.target_hash)}")
-        check_admission(vote, justified=self.justified(target), validators=self.voters(target))
+        data = vote.data
+        with self._cache_lock:
+            facts = self._facts.get(data.target_hash)
+        if facts is None:
+            target = self._header_by_hash(data.target_hash)
+            if target is not None:
+                facts = (target.block_number, self.justified(target), self.voters(target))
+                self._remember(self._facts, data.target_hash, facts)
+        if facts is None or facts[0] != data.target_number:
+            raise UnknownVoteTarget(f"vote {data}: no block {data.target_number} with hash "
+                                    f"{encode_hex(data.target_hash)}")
+        check_admission(vote, justified=facts[1], validators=facts[2])
 
 
 def unverifiable(header: BlockHeaderAPI) -> AttestationUnverifiable:

@@ -27,7 +27,7 @@ from consensus.errors import (
     VoteSourceMismatch,
 )
 from consensus.header import ValidatorInfo
-from consensus.votes import VoteEnvelope
+from consensus.votes import VoteEnvelope, verify_votes
 
 LOWER_LIMIT = 256  # BSC lowerLimitOfVoteBlockNumber: keep votes with target > head - 256
 UPPER_LIMIT = 11  # BSC upperLimitOfVoteBlockNumber: and target <= head + 11
@@ -75,6 +75,40 @@ class VotePool:
     # -- taking votes in -------------------------------------------------------------------------------------------
     def put(self, vote: VoteEnvelope, head_number: int) -> None:
         """Take a vote in, or raise the VoteRejected / InvalidVote that says why not."""
+        refused = self.put_many([vote], head_number)[0]
+        if refused is not None:
+            raise refused
+
+    def put_many(self, votes: Sequence[VoteEnvelope], head_number: int) -> list[ConsensusError | None]:
+        """Take votes in as `put` does one by one, their signatures checked in one batch (votes.verify_votes);
+        returns, per vote, None when it was taken in, else the error that says why not."""
+        refused: list[ConsensusError | None] = [None] * len(votes)
+        candidates: list[tuple[int, VoteEnvelope, bytes, bool]] = []
+        for i, vote in enumerate(votes):
+            try:
+                candidates.append((i, vote, *self._precheck(vote, head_number)))
+            except ConsensusError as exc:
+                refused[i] = exc
+        # the BLS checks, outside the lock: they are the slow part
+        valid = verify_votes([vote for _, vote, _, _ in candidates])
+        taken: list[VoteEnvelope] = []
+        for (i, vote, vote_hash, future), ok in zip(candidates, valid):
+            try:
+                if not ok:
+                    raise vote.bad_signature()
+                if not future:
+                    self._admit(vote)
+                self._insert(vote, vote_hash, future)
+            except ConsensusError as exc:
+                refused[i] = exc
+                continue
+            if not future:
+                taken.append(vote)
+        self._notify(taken)
+        return refused
+
+    def _precheck(self, vote: VoteEnvelope, head_number: int) -> tuple[bytes, bool]:
+        """(hash, future) of a vote in range, not yet held, for a block with room; else the VoteRejected."""
         data = vote.data
         if data.target_number + LOWER_LIMIT - 1 < head_number or data.target_number > head_number + UPPER_LIMIT:
             raise VoteOutOfRange(f"vote {data} outside ({head_number - LOWER_LIMIT}, {head_number + UPPER_LIMIT}] "
@@ -82,26 +116,27 @@ class VotePool:
         future = not self._target_known(data.target_hash)
         vote_hash = vote.hash()
         with self._lock:
-            boxes = self._future if future else self._current
-            if vote_hash in self._received:
-                raise DuplicateVote(f"vote {encode_hex(vote_hash)} is already in the pool")
-            cap = MAX_FUTURE_VOTES_PER_BLOCK if future else MAX_CURRENT_VOTES_PER_BLOCK
-            box = boxes.get(data.target_hash)
-            if box is not None and len(box.votes) >= cap:
-                raise TooManyVotesForBlock(
-                    f"already {len(box.votes)} votes for block {data.target_number} "
-                    f"({encode_hex(data.target_hash)}), at most {cap}")
-        vote.check()  # the BLS check, outside the lock: it is the slow part
-        if not future:
-            self._admit(vote)
+            self._check_room(vote, vote_hash, future)
+        return vote_hash, future
+
+    def _check_room(self, vote: VoteEnvelope, vote_hash: bytes, future: bool) -> None:
+        """Under the lock: DuplicateVote or TooManyVotesForBlock."""
+        if vote_hash in self._received:
+            raise DuplicateVote(f"vote {encode_hex(vote_hash)} is already in the pool")
+        data = vote.data
+        cap = MAX_FUTURE_VOTES_PER_BLOCK if future else MAX_CURRENT_VOTES_PER_BLOCK
+        box = (self._future if future else self._current).get(data.target_hash)
+        if box is not None and len(box.votes) >= cap:
+            raise TooManyVotesForBlock(
+                f"already {len(box.votes)} votes for block {data.target_number} "
+                f"({encode_hex(data.target_hash)}), at most {cap}")
+
+    def _insert(self, vote: VoteEnvelope, vote_hash: bytes, future: bool) -> None:
         with self._lock:
-            if vote_hash in self._received:  # another thread took the same vote in meanwhile
-                raise DuplicateVote(f"vote {encode_hex(vote_hash)} is already in the pool")
+            self._check_room(vote, vote_hash, future)   # another thread (or this batch) may have filled it meanwhile
             boxes = self._future if future else self._current
-            boxes.setdefault(data.target_hash, _Box(data.target_number)).votes.append(vote)
+            boxes.setdefault(vote.data.target_hash, _Box(vote.data.target_number)).votes.append(vote)
             self._received.add(vote_hash)
-        if not future:
-            self._notify([vote])
 
     # -- head changes ------------------------------------------------------------------------------------------------
     def on_new_head(self, head_number: int) -> None:

@@ -6,7 +6,8 @@
 - on each new canonical head (a block listener): the pool moves its waiting votes and prunes old ones, and the voter,
   if this node has a vote key, signs its vote, which enters the pool like any other;
 - peers' votes (`receive`) are checked in one worker thread of their own (the BLS check takes milliseconds), never on
-  the network loop; each vote that becomes current is told to `pool.listeners` (the network gossips it).
+  the network loop: the worker takes all that are waiting at once and checks their signatures in one batch
+  (VotePool.put_many); each vote that becomes current is told to `pool.listeners` (the network gossips it).
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from typing import Any, Callable
 from eth.abc import BlockAPI
 from eth_utils import encode_hex
 
-from consensus.errors import ConsensusError
 from consensus.votepool import VotePool
 from consensus.votes import VoteEnvelope
 from node.finality.journal import JOURNAL_FILE, PersistentJournal
@@ -40,7 +40,7 @@ class FinalityService:
                  fsync: bool = True, warmup: int = 0):
         self.chain = chain
         self.engine = chain.engine
-        self.pool = VotePool(lambda block_hash: chain.header_by_hash(block_hash) is not None, self.engine.admit_vote)
+        self.pool = VotePool(self.engine.finality.known, self.engine.admit_vote)
         self.engine.votes_for = self.pool.fetch
         self.voter: Voter | None = None
         if vote_key is not None:
@@ -75,7 +75,7 @@ class FinalityService:
             return
         vote = self.voter.decide(head)
         if vote is not None:
-            self._put(vote)
+            self._put([vote])
 
     # -- votes -------------------------------------------------------------------------------------------------------
     def receive(self, vote: VoteEnvelope) -> None:
@@ -103,21 +103,21 @@ class FinalityService:
                     return
                 batch = list(self._queue)
                 self._queue.clear()
-            for vote in batch:
-                self._put(vote)
+            self._put(batch)
 
-    def _put(self, vote: VoteEnvelope) -> bool:
-        vote_hash = vote.hash()
+    def _put(self, votes: list[VoteEnvelope]) -> None:
+        """Into the pool, their signatures checked together; then the observers hear of them once."""
         try:
-            self.pool.put(vote, self.chain.head.block_number)
-            return True
-        except ConsensusError as exc:   # invalid signature, out of range, duplicate, not a validator ...
-            self.refused += 1
-            log.debug("vote %s for block %d refused: %s", encode_hex(vote_hash), vote.data.target_number, exc)
-            return False
+            outcomes = self.pool.put_many(votes, self.chain.head.block_number)
+            for vote, refused in zip(votes, outcomes):
+                if refused is not None:   # invalid signature, out of range, duplicate, not a validator ...
+                    self.refused += 1
+                    log.debug("vote %s for block %d refused: %s", encode_hex(vote.hash()), vote.data.target_number,
+                              refused)
         finally:
             with self._seen_lock:
-                self._seen.add(vote_hash)
+                for vote in votes:
+                    self._seen.add(vote.hash())
             for observer in list(self.observers):
                 observer()
 

@@ -78,7 +78,7 @@ class Voter:
             self.refused += 1
             log.warning("not voting for block %d (%s): %s", head.block_number, encode_hex(head.hash), exc)
             return None
-        return sign_vote(self._secret, data)
+        return sign_vote(self._secret, data, self.vote_address)
 
     def voted(self, head_hash: bytes) -> bool:
         """Whether this voter has made its decision on `head_hash` (voted or not)."""

@@ -53,13 +53,14 @@ class VoteGossip:
         if self.finality is None:
             return
         for vote in self.finality.pool.current_votes():
-            self._send(state, vote)
+            self._send(state, vote.hash(), Votes((vote,)))
 
     def broadcast(self, vote: VoteEnvelope) -> int:
         """A vote that entered our pool, to every bsc peer that lacks it and is not far behind; how many got it."""
         if not self.relay and (self.finality is None or vote.vote_address != self.finality.vote_address):
             return 0
         vote_hash = vote.hash()
+        message = Votes((vote,))   # one message for every peer: encoded once (Votes.encode keeps it)
         ours = self._our_td()
         sent = 0
         for state in self.peers:
@@ -67,13 +68,13 @@ class VoteGossip:
                 continue
             if state.td + DELTA_TD_THRESHOLD < ours:
                 continue
-            if self._send(state, vote, vote_hash):
+            if self._send(state, vote_hash, message):
                 sent += 1
         return sent
 
-    def _send(self, state: PeerState, vote: VoteEnvelope, vote_hash: bytes | None = None) -> bool:
-        state.known_votes.add(vote_hash or vote.hash())
-        return state.send_soon(Votes((vote,)))
+    def _send(self, state: PeerState, vote_hash: bytes, message: Votes) -> bool:
+        state.known_votes.add(vote_hash)
+        return state.send_soon(message)
 
     def on_message(self, state: PeerState, message: BscMessage) -> None:
         if isinstance(message, Votes):

@@ -9,6 +9,7 @@ A message that does not decode breaks the protocol (the peer is dropped, as BSC'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import rlp
@@ -25,6 +26,7 @@ BSC_CAP = 0x00
 VOTES = 0x01
 MAX_MESSAGE_SIZE = 10 * 1024 * 1024   # bsc/eth/protocols/bsc: maxMessageSize
 MAX_VOTES_PER_MESSAGE = 1024          # a Votes message is decoded only this far (BSC reads votes[0] anyway)
+RECENT_MESSAGES = 4096                # Votes messages kept encoded and decoded (21 validators x ~200 blocks)
 
 
 class BscMessage:
@@ -71,16 +73,28 @@ class Votes(BscMessage):
     votes: tuple[VoteEnvelope, ...]
 
     def encode(self) -> bytes:
-        inner = b"".join(v.encode() for v in self.votes)
-        body = _list_prefix(len(inner)) + inner
-        return _list_prefix(len(body)) + body
+        return _encode_votes(self.votes)
 
     @classmethod
     def decode(cls, payload: bytes) -> Votes:
-        items = rlp.decode(payload)
-        if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], list):
-            raise ValueError("Votes: want [[VoteEnvelope, ...]]")
-        return cls(tuple(_envelope(item) for item in items[0][:MAX_VOTES_PER_MESSAGE]))
+        return _decode_votes(bytes(payload))
+
+
+# A vote goes to every peer, and comes from every peer that relays it, as the same bytes: both directions are kept
+# for recent messages (the values are immutable, so one decoded Votes can serve every peer that sent those bytes).
+@lru_cache(maxsize=RECENT_MESSAGES)
+def _encode_votes(votes: tuple[VoteEnvelope, ...]) -> bytes:
+    inner = b"".join(v.encode() for v in votes)
+    body = _list_prefix(len(inner)) + inner
+    return _list_prefix(len(body)) + body
+
+
+@lru_cache(maxsize=RECENT_MESSAGES)
+def _decode_votes(payload: bytes) -> Votes:
+    items = rlp.decode(payload)
+    if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], list):
+        raise ValueError("Votes: want [[VoteEnvelope, ...]]")
+    return Votes(tuple(_envelope(item) for item in items[0][:MAX_VOTES_PER_MESSAGE]))
 
 
 def _envelope(item: Any) -> VoteEnvelope:
