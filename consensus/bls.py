@@ -168,6 +168,11 @@ def clear_caches() -> None:
     _results.clear()
 
 
+def known_verdict(public_key_bytes: bytes, message: bytes, signature: bytes) -> bool | None:
+    """What `verify` answered for these bytes before, if this process still remembers it (None: never asked)."""
+    return _results.get(((bytes(public_key_bytes),), bytes(message), bytes(signature)))
+
+
 def verify(public_key_bytes: bytes, message: bytes, signature: bytes) -> bool:
     """One key's signature over `message`; False on any malformed input (prysm's Signature.Verify)."""
     return fast_aggregate_verify((public_key_bytes,), message, signature)

@@ -101,6 +101,10 @@ class VoteEnvelope:
         """Whether the signature is the vote address's over the VoteData hash."""
         return bls.verify(self.vote_address, self.data.hash(), self.signature)
 
+    def known_verdict(self) -> bool | None:
+        """Whether the signature verifies, if this process has checked it already (None: not yet, or forgotten)."""
+        return bls.known_verdict(self.vote_address, self.data.hash(), self.signature)
+
     def check(self) -> None:
         """Raise InvalidVote unless the signature verifies."""
         if not self.verify():

@@ -55,6 +55,10 @@ class FinalityService:
         self._queue_lock = threading.Lock()
         self._draining = False
         self.dropped = 0   # peers' votes dropped because the queue was full
+        # the pool's window is counted from the head as the last block event left it: reading the head from the
+        # store for each of the N votes a block brings costs more than a window one block late (a rewind is followed
+        # by the next block's event)
+        self._head_number = chain.head.block_number
 
     @property
     def vote_address(self) -> bytes | None:
@@ -68,6 +72,7 @@ class FinalityService:
     def on_block(self, block: BlockAPI, receipts: Any = None) -> None:
         """A block joined the canonical chain; when it is the head, the pool follows and the voter votes on it."""
         head = self.chain.head
+        self._head_number = head.block_number
         if block.hash != head.hash:
             return   # one of several blocks a reorg or a batch made canonical: only the head is voted for
         self.pool.on_new_head(head.block_number)
@@ -81,7 +86,11 @@ class FinalityService:
     def receive(self, vote: VoteEnvelope) -> None:
         """A peer's vote: checked and pooled in the vote worker (returns at once). Votes wait in a bounded queue that
         the worker drains in batches (one thread hand-over per batch, not per vote); beyond its bound they are
-        dropped."""
+        dropped. A vote whose signature this process has already checked (relayed to us again; in the one-process
+        Devnet, checked by another node) has no BLS work left and is pooled at once, on the caller's thread."""
+        if vote.known_verdict() is not None:
+            self._put([vote])
+            return
         with self._queue_lock:
             if len(self._queue) >= RECEIVE_QUEUE:
                 self.dropped += 1
@@ -108,7 +117,7 @@ class FinalityService:
     def _put(self, votes: list[VoteEnvelope]) -> None:
         """Into the pool, their signatures checked together; then the observers hear of them once."""
         try:
-            outcomes = self.pool.put_many(votes, self.chain.head.block_number)
+            outcomes = self.pool.put_many(votes, self._head_number)
             for vote, refused in zip(votes, outcomes):
                 if refused is not None:   # invalid signature, out of range, duplicate, not a validator ...
                     self.refused += 1
