@@ -38,6 +38,9 @@ def test_two_validators_exchange_votes_over_rlpx(tmp_path):
         net_b = start_service(stack, b, listen=LOCAL, static_peers=[net_a.enode])
         wait_for(lambda: net_a.peer_count == net_b.peer_count == 1, 15, "the two connected")
         assert net_a.peers_info()[0]["caps"] == ["bsc/1", "eth/68"]
+        # admin_peers as BSC shows it: every protocol running with the peer, bsc beside eth
+        assert net_a.peers_info()[0]["protocols"] == {"eth": {"version": 68}, "bsc": {"version": 1}}
+        assert net_b.peers_info()[0]["protocols"] == {"eth": {"version": 68}, "bsc": {"version": 1}}
         assert [p.peer.satellites for p in net_a.peers] == [{"bsc": 1}]
         for node in (a, b, a):
             [block] = seal(node, clock)

@@ -35,11 +35,20 @@ def peers_info(service: Any) -> list[dict[str, Any]]:
         info = state.info
         network = {**info.get("network", {}), "inbound": state.inbound, "trusted": False, "static": state.static or service.dialer.is_static(state.id)}
         entry: dict[str, Any] = {"id": state.id, "name": info.get("name", ""), "caps": info.get("caps", []),
-                                 "network": network, "protocols": {p.PROTOCOL_NAME: {"version": p.ETH68}}}
+                                 "network": network, "protocols": running_protocols(service, state.peer)}
         if "enode" in info:
             entry = {"enode": info["enode"], **entry}
         answer.append(entry)
     return answer
+
+
+def running_protocols(service: Any, peer: Peer) -> dict[str, dict[str, int]]:
+    """The protocols running with a peer, BSC's admin_peers shape: eth, and `bsc` when both sides speak it (we offer
+    it only when this node runs fast finality; over RLPx the Hellos say whether the peer does)."""
+    running: dict[str, dict[str, int]] = {p.PROTOCOL_NAME: {"version": p.ETH68}}
+    if getattr(service.vote_gossip, "finality", None) is not None:
+        running.update({name: {"version": version} for name, version in peer.satellites.items()})
+    return running
 
 
 def node_info(service: Any) -> dict[str, Any]:
