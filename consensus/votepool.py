@@ -113,7 +113,8 @@ class VotePool:
         if data.target_number + LOWER_LIMIT - 1 < head_number or data.target_number > head_number + UPPER_LIMIT:
             raise VoteOutOfRange(f"vote {data} outside ({head_number - LOWER_LIMIT}, {head_number + UPPER_LIMIT}] "
                                  f"around head {head_number}")
-        future = not self._target_known(data.target_hash)
+        # a target above the head cannot be known yet: no lookup (the usual case of a vote that beat its block here)
+        future = data.target_number > head_number or not self._target_known(data.target_hash)
         vote_hash = vote.hash()
         with self._lock:
             self._check_room(vote, vote_hash, future)

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections import deque
@@ -54,6 +55,7 @@ class FinalityService:
         self._queue: deque[VoteEnvelope] = deque()
         self._queue_lock = threading.Lock()
         self._draining = False
+        self._ready: list[VoteEnvelope] = []   # checked votes waiting for the end of the network loop's turn
         self.dropped = 0   # peers' votes dropped because the queue was full
         # the pool's window is counted from the head as the last block event left it: reading the head from the
         # store for each of the N votes a block brings costs more than a window one block late (a rewind is followed
@@ -89,7 +91,7 @@ class FinalityService:
         dropped. A vote whose signature this process has already checked (relayed to us again; in the one-process
         Devnet, checked by another node) has no BLS work left and is pooled at once, on the caller's thread."""
         if vote.known_verdict() is not None:
-            self._put([vote])
+            self._put_soon(vote)
             return
         with self._queue_lock:
             if len(self._queue) >= RECEIVE_QUEUE:
@@ -103,6 +105,22 @@ class FinalityService:
             self._worker.submit(self._drain)
         except RuntimeError:   # closed: the node is stopping
             pass
+
+    def _put_soon(self, vote: VoteEnvelope) -> None:
+        """Pool a vote with no BLS work left: on an event loop, with the others that arrive in the same loop turn
+        (one pool call and one observer call for them all); elsewhere, at once."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._put([vote])
+            return
+        self._ready.append(vote)
+        if len(self._ready) == 1:
+            loop.call_soon(self._put_ready)
+
+    def _put_ready(self) -> None:
+        ready, self._ready = self._ready, []
+        self._put(ready)
 
     def _drain(self) -> None:
         while True:
