@@ -116,6 +116,12 @@ def _uint64(value: Any) -> int:
     return int.from_bytes(value, "big")
 
 
+def clear_caches() -> None:
+    """Forget the Votes messages kept encoded and decoded."""
+    _encode_votes.cache_clear()
+    _decode_votes.cache_clear()
+
+
 MESSAGES: dict[int, type] = {BSC_CAP: BscCap, VOTES: Votes}
 
 
