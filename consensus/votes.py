@@ -85,7 +85,13 @@ class VoteEnvelope:
 
     def hash(self) -> bytes:
         """keccak256(RLP(envelope)): the key a vote pool dedupes on."""
-        return _hash_of(self)
+        # kept on the instance too: one decoded vote is shared by every peer that sent its bytes (bsc.messages) and
+        # asked for its hash by the gossip, the pool and the service in turn (__eq__ and __hash__ look at the fields)
+        found = self.__dict__.get("_hash")
+        if found is None:
+            found = _hash_of(self)
+            object.__setattr__(self, "_hash", found)
+        return found
 
     @classmethod
     def decode(cls, raw: bytes) -> VoteEnvelope:
