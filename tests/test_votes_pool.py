@@ -169,3 +169,40 @@ def test_pool_votes_make_an_attestation():
     data = VoteData(999, h(999), 1000, h(1000))
     att = attestation.assemble(pool.fetch(h(1000), source_number=999), VALIDATORS, data)
     attestation.verify(att, justified=(999, h(999)), ancestors=[(1000, h(1000))], validators=VALIDATORS)
+
+
+def test_put_many_checks_a_batch_and_refuses_only_the_bad_votes(pool):
+    bls.clear_caches()   # the signatures are checked here, in the batch, not remembered from another test
+    heard = []
+    pool.listeners.append(heard.append)
+    good = [vote(i, 1000) for i in range(5)]
+    stolen = VoteEnvelope(bls.public_key(SECRETS[6]), good[0].signature, good[0].data)   # 6's key, 0's signature
+    outsider = vote(30, 1000)   # a valid signature, but not a validator's key
+    future = vote(7, 1005)      # block not known yet: waits, checked on arrival
+    batch = [good[0], stolen, good[1], outsider, good[2], VoteEnvelope.decode(good[1].encode()), good[3], future,
+             good[4]]
+    refused = pool.put_many(batch, head_number=1000)
+    kinds = [type(e) if e is not None else None for e in refused]
+    assert kinds == [None, InvalidVote, None, VoterNotValidator, None, DuplicateVote, None, None, None]
+    assert sorted(pool.fetch(h(1000)), key=good.index) == good == sorted(heard, key=good.index)
+    assert pool.counts() == (5, 1)
+    assert bls.verify(*(stolen.vote_address, stolen.data.hash(), stolen.signature)) is False
+
+
+def test_put_many_keeps_the_per_block_cap_inside_one_batch(chain):
+    pool = VotePool(lambda block_hash: block_hash in chain.known, lambda envelope: None)   # every key admitted
+    batch = [vote(i, 1000) for i in range(MAX_CURRENT_VOTES_PER_BLOCK + 1)]   # one more than a block may hold
+    refused = pool.put_many(batch, head_number=1000)
+    assert refused[:-1] == [None] * MAX_CURRENT_VOTES_PER_BLOCK
+    assert isinstance(refused[-1], TooManyVotesForBlock)
+    assert len(pool.fetch(h(1000))) == MAX_CURRENT_VOTES_PER_BLOCK
+
+
+def test_vote_above_the_head_waits_without_a_lookup(chain):
+    asked = []
+    pool = VotePool(lambda block_hash: asked.append(block_hash) or block_hash in chain.known, chain.admit)
+    chain.add(1001)   # imported, but the head the caller knows is still 1000
+    pool.put(vote(0, 1001), head_number=1000)
+    assert asked == [] and pool.counts() == (0, 1)
+    pool.on_new_head(1001)   # the next head event moves it, checked against the engine's rules
+    assert pool.counts() == (1, 0) and len(pool.fetch(h(1001))) == 1
