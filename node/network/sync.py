@@ -2,10 +2,14 @@
 difficulty, on connect and every 10 s.
 
 One sync: the peer's head header, the common ancestor (binary search over block numbers), then headers in batches of
-192 that must link to the ancestor and pass the engine's checks (node/network/checks.py) before any body is asked
-for, then bodies 128 at a time matched to their headers, then each block in order through the node's import path
-(in the import thread). A peer whose answers do not add up (unlinked or invalid headers, bodies that do not match,
-a block the chain refuses) is dropped; one that merely has less than it claimed ends the sync.
+192 that must link to the ancestor and pass the engine's checks (node/network/checks.py) before any of their bodies
+is asked for (a batch after the first is checked once the blocks before it are imported: the engine reads its
+snapshots from the chain), then bodies in batches of BODY_BATCH matched to their headers. Fetch and import overlap,
+as in geth's downloader: a fetch task asks for the next batches while each complete batch is handed, in order, to
+the node's import path (in the import thread); at most AHEAD_BATCHES batches are fetched or waiting ahead of the
+import, so memory stays bounded. A peer whose answers do not add up (unlinked or invalid headers, bodies that do not
+match, a block the chain refuses) is dropped; one that merely has less than it claimed ends the sync (the complete
+batches fetched before either are imported first).
 
 After the merge total difficulty stops growing (proof-of-stake blocks have difficulty 0) and geth's eth/68 Status
 leaves it out (0 on the wire), so on a chain with a terminal total difficulty a peer whose head we do not know is
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
@@ -36,6 +41,8 @@ log = logging.getLogger("smartchain.network.sync")
 SYNC_INTERVAL = 10.0   # BSC's forceSyncCycle
 QUIET_BLOCKS = 4096
 PROBED_HEADS = 1024   # (peer, head) pairs whose height was already asked for after the merge
+BODY_BATCH = 8        # blocks per GetBlockBodies: small, so the first import starts soon after the headers
+AHEAD_BATCHES = 4     # body batches fetched or queued ahead of the import (bounds the memory a sync holds)
 
 
 class InvalidBlock(PeerLied):
@@ -151,7 +158,6 @@ class Syncer:
             return False
 
     async def _sync(self, state: PeerState, target: bytes) -> None:
-        peer = state.peer
         try:
             head = await self._one_header(state, target)
         except _PeerHasLess:
@@ -159,22 +165,45 @@ class Syncer:
         ancestor = await self._common_ancestor(state, head)
         log.info("syncing from %s: #%d..#%d", state.id[:16], ancestor.block_number + 1, head.block_number)
         self.progress = SyncProgress(self.node.chain.head.block_number, ancestor.block_number, head.block_number)
-        parent = ancestor
-        while parent.block_number < head.block_number:
-            amount = min(p.MAX_HEADER_FETCH, head.block_number - parent.block_number)
-            answer = await peer.request(GetBlockHeaders(0, parent.block_number + 1, amount))
-            headers = list(answer.headers)
-            if not headers:
-                raise _PeerHasLess(f"no headers from #{parent.block_number + 1}")
-            if len(headers) > amount:
-                raise UnexpectedHeaders(f"{len(headers)} headers for a request of {amount}")
-            check_headers(headers, parent, self.node.chain.engine)
-            for start in range(0, len(headers), p.MAX_BLOCK_FETCH):
-                blocks = await self._bodies(state, headers[start:start + p.MAX_BLOCK_FETCH])
+        batches: asyncio.Queue[list[BlockAPI] | None] = asyncio.Queue()   # bounded by `ahead` (None: no more)
+        ahead = asyncio.Semaphore(AHEAD_BATCHES)
+        fetcher = asyncio.get_running_loop().create_task(self._fetch(state, ancestor, head, batches, ahead))
+        try:
+            while (blocks := await batches.get()) is not None:
                 await self._import(state, blocks)
-            parent = headers[-1]
-        if parent.hash != head.hash:   # its canonical chain moved off the target (a reorg there): not reached
-            raise _PeerHasLess(f"the peer's block #{head.block_number} is no longer 0x{head.hash.hex()}")
+                ahead.release()
+            await fetcher   # raises why the fetch stopped early, once the batches it completed are in
+        finally:
+            if not fetcher.done():   # the import failed (or the sync was cancelled): stop asking
+                fetcher.cancel()
+                with suppress(asyncio.CancelledError):
+                    await fetcher
+
+    async def _fetch(self, state: PeerState, ancestor: BlockHeaderAPI, head: BlockHeaderAPI,
+                     batches: asyncio.Queue[list[BlockAPI] | None], ahead: asyncio.Semaphore) -> None:
+        """Headers from `ancestor` to `head`, each batch checked before its bodies are asked for; the blocks go into
+        `batches` in order, then None (also when the fetch fails: `_sync` then raises the failure)."""
+        try:
+            parent = ancestor
+            while parent.block_number < head.block_number:
+                amount = min(p.MAX_HEADER_FETCH, head.block_number - parent.block_number)
+                answer = await state.peer.request(GetBlockHeaders(0, parent.block_number + 1, amount))
+                headers = list(answer.headers)
+                if not headers:
+                    raise _PeerHasLess(f"no headers from #{parent.block_number + 1}")
+                if len(headers) > amount:
+                    raise UnexpectedHeaders(f"{len(headers)} headers for a request of {amount}")
+                if parent is not ancestor:   # the checks read the chain (its snapshots): the earlier blocks first
+                    await _imported(ahead)
+                check_headers(headers, parent, self.node.chain.engine)
+                for start in range(0, len(headers), BODY_BATCH):
+                    await ahead.acquire()
+                    batches.put_nowait(await self._bodies(state, headers[start:start + BODY_BATCH]))
+                parent = headers[-1]
+            if parent.hash != head.hash:   # its canonical chain moved off the target (a reorg there): not reached
+                raise _PeerHasLess(f"the peer's block #{head.block_number} is no longer 0x{head.hash.hex()}")
+        finally:
+            batches.put_nowait(None)
 
     async def _one_header(self, state: PeerState, origin: bytes | int) -> BlockHeaderAPI:
         answer: BlockHeaders = await state.peer.request(GetBlockHeaders(0, origin, 1))
@@ -237,6 +266,14 @@ class Syncer:
                 raise InvalidBlock(str(exc)) from exc
             if self.progress is not None:
                 self.progress.current = block.number
+
+
+async def _imported(ahead: asyncio.Semaphore) -> None:
+    """Wait until every batch fetched so far is imported (all of `ahead`'s places are free again)."""
+    for _ in range(AHEAD_BATCHES):
+        await ahead.acquire()
+    for _ in range(AHEAD_BATCHES):
+        ahead.release()
 
 
 class _PeerHasLess(Exception):
