@@ -7,7 +7,9 @@
   if this node has a vote key, signs its vote, which enters the pool like any other;
 - peers' votes (`receive`) are checked in one worker thread of their own (the BLS check takes milliseconds), never on
   the network loop: the worker takes all that are waiting at once and checks their signatures in one batch
-  (VotePool.put_many); each vote that becomes current is told to `pool.listeners` (the network gossips it).
+  (VotePool.put_many); a vote whose check this process already made (bls's result cache) is pooled on the loop,
+  with the others of the same loop turn; each vote that becomes current is told to `pool.listeners` (the network
+  gossips it).
 """
 from __future__ import annotations
 
