@@ -4,12 +4,12 @@ difficulty, on connect and every 10 s.
 One sync: the peer's head header, the common ancestor (binary search over block numbers), then headers in batches of
 192 that must link to the ancestor and pass the engine's checks (node/network/checks.py) before any of their bodies
 is asked for (a batch after the first is checked once the blocks before it are imported: the engine reads its
-snapshots from the chain), then bodies in batches of BODY_BATCH matched to their headers. Fetch and import overlap,
-as in geth's downloader: a fetch task asks for the next batches while each complete batch is handed, in order, to
-the node's import path (in the import thread); at most AHEAD_BATCHES batches are fetched or waiting ahead of the
-import, so memory stays bounded. A peer whose answers do not add up (unlinked or invalid headers, bodies that do not
-match, a block the chain refuses) is dropped; one that merely has less than it claimed ends the sync (the complete
-batches fetched before either are imported first).
+snapshots from the chain), then bodies in batches growing from FIRST_BODY_BATCH to BODY_BATCH, matched to their
+headers. Fetch and import overlap, as in geth's downloader: a fetch task asks for the next batches while each
+complete batch is handed, in order, to the node's import path (in the import thread); at most AHEAD_BATCHES batches
+are fetched or waiting ahead of the import, so memory stays bounded. A peer whose answers do not add up (unlinked or
+invalid headers, bodies that do not match, a block the chain refuses) is dropped; one that merely has less than it
+claimed ends the sync (the complete batches fetched before either are imported first).
 
 After the merge total difficulty stops growing (proof-of-stake blocks have difficulty 0) and geth's eth/68 Status
 leaves it out (0 on the wire), so on a chain with a terminal total difficulty a peer whose head we do not know is
@@ -41,7 +41,8 @@ log = logging.getLogger("smartchain.network.sync")
 SYNC_INTERVAL = 10.0   # BSC's forceSyncCycle
 QUIET_BLOCKS = 4096
 PROBED_HEADS = 1024   # (peer, head) pairs whose height was already asked for after the merge
-BODY_BATCH = 8        # blocks per GetBlockBodies: small, so the first import starts soon after the headers
+BODY_BATCH = 8        # blocks per GetBlockBodies at most: small, so imports follow the fetch closely
+FIRST_BODY_BATCH = 2  # after a header batch's checks, batches grow from this to BODY_BATCH: the import starts sooner
 AHEAD_BATCHES = 4     # body batches fetched or queued ahead of the import (bounds the memory a sync holds)
 
 
@@ -196,9 +197,11 @@ class Syncer:
                 if parent is not ancestor:   # the checks read the chain (its snapshots): the earlier blocks first
                     await _imported(ahead)
                 check_headers(headers, parent, self.node.chain.engine)
-                for start in range(0, len(headers), BODY_BATCH):
+                start, size = 0, FIRST_BODY_BATCH
+                while start < len(headers):
                     await ahead.acquire()
-                    batches.put_nowait(await self._bodies(state, headers[start:start + BODY_BATCH]))
+                    batches.put_nowait(await self._bodies(state, headers[start:start + size]))
+                    start, size = start + size, min(2 * size, BODY_BATCH)
                 parent = headers[-1]
             if parent.hash != head.hash:   # its canonical chain moved off the target (a reorg there): not reached
                 raise _PeerHasLess(f"the peer's block #{head.block_number} is no longer 0x{head.hash.hex()}")
