@@ -98,16 +98,10 @@ class OurNode:
         return rpc(self.http_port, method, *params)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        gethkit.stop_process(self.proc)
 
     def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
+        return gethkit.log_tail(self.log, lines)
 
 
 def wait_until(check, timeout: float, what: str, *logs) -> object:
