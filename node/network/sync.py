@@ -154,6 +154,9 @@ class Syncer:
                 await self._drop(state, exc)
             except (PeerDisconnected, RequestTimeout, _PeerHasLess) as exc:
                 log.debug("sync with %s stopped: %s", state.id[:16], exc)
+                if isinstance(exc, _AheadOfClock):   # go on when that block's time comes, not a whole interval later
+                    wait = (exc.timestamp * 1000 - self.node.clock.now_ms()) / 1000
+                    asyncio.get_running_loop().call_later(min(max(wait, 0.05), self.interval), self._wake.set)
             finally:
                 self.progress = None
             return False
@@ -265,7 +268,7 @@ class Syncer:
                 await self.importer.import_block(block)
             except ChainError as exc:
                 if is_future_block(exc):   # the peer's newest blocks are ahead of our clock: the next round
-                    raise _PeerHasLess(str(exc)) from exc
+                    raise _AheadOfClock(str(exc), block.header.timestamp) from exc
                 raise InvalidBlock(str(exc)) from exc
             if self.progress is not None:
                 self.progress.current = block.number
@@ -281,3 +284,11 @@ async def _imported(ahead: asyncio.Semaphore) -> None:
 
 class _PeerHasLess(Exception):
     """The peer has fewer blocks than it claimed (it may have reorganised): the sync ends, the peer stays."""
+
+
+class _AheadOfClock(_PeerHasLess):
+    """The peer's next block is ahead of our clock: the sync ends, and starts again when the block's time comes."""
+
+    def __init__(self, message: str, timestamp: int) -> None:
+        super().__init__(message)
+        self.timestamp = timestamp
