@@ -85,7 +85,8 @@ def test_announced_block_and_transaction_hashes_are_fetched(tmp_path):
         net_b.loop.run(peer.send(NewBlockHashes(((block.hash, block.number),))))
         wait_for(lambda: b.chain.head.hash == block.hash, 10, "the announced block")
         net_b.loop.run(peer.send(NewPooledTransactionHashes(b"\x02", (len(tx.encode()),), (tx_hash,))))
-        wait_for(lambda: tx_hash in b.pool, 10, "the announced transaction")
+        # the pool has it a moment before the gossip's count of accepted transactions does: wait for both
+        wait_for(lambda: tx_hash in b.pool and net_b.txs.accepted >= 1, 10, "the announced transaction")
         assert net_b.txs.accepted == 1 and not net_b.dropped
 
 
