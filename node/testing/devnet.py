@@ -32,8 +32,6 @@ STAKE_HUB_ABI = [
         {"type": "address[]", "name": "operatorAddrs"}, {"type": "address[]", "name": "creditAddrs"},
         {"type": "uint256", "name": "totalLength"}]},
 ]
-# StakeHub checks only the lengths of a vote address (48 bytes) and its BLS proof (96 bytes)
-VOTE_ADDRESS, BLS_PROOF = bytes(range(48)), bytes(range(96))
 
 
 class TestDevnet:
