@@ -38,8 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--block-time", type=float, default=0,
                    help="the node's --block-time in the end-to-end section (default: 0, automine)")
     p.add_argument("--node-args", default="", metavar="ARGS",
-                   help="extra arguments for `smartchain run` in the node and rpc sections, e.g. --node-args=--no-rpc.front "
-                        "(JSON-RPC served from the node's own process) (default: none)")
+                   help="extra arguments for `smartchain run` in the node and rpc sections, e.g. "
+                        "--node-args=--no-rpc.front (JSON-RPC served from the node's own process) (default: none)")
     p.add_argument("--rpc-seconds", type=float, default=1.0,
                    help="seconds per request-rate measurement (default: %(default)s)")
     p.add_argument("--scale-accounts", default="1000,1000000",

@@ -33,7 +33,8 @@ def peers_info(service: Any) -> list[dict[str, Any]]:
     answer = []
     for state in sorted(service.peers, key=lambda s: s.id):
         info = state.info
-        network = {**info.get("network", {}), "inbound": state.inbound, "trusted": False, "static": state.static or service.dialer.is_static(state.id)}
+        network = {**info.get("network", {}), "inbound": state.inbound, "trusted": False,
+                   "static": state.static or service.dialer.is_static(state.id)}
         entry: dict[str, Any] = {"id": state.id, "name": info.get("name", ""), "caps": info.get("caps", []),
                                  "network": network, "protocols": running_protocols(service, state.peer)}
         if "enode" in info:
