@@ -44,6 +44,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from benchmarks.processes import Child, free_port, start_node
+from benchmarks.columns import aligned
 from benchmarks.workload import DEPLOY_GAS, TOKEN_ARTIFACT, TRANSFER_GAS, balance_of_data, derived_address, sign, \
     transfer_data
 from node.dev.accounts import dev_accounts
@@ -280,8 +281,7 @@ def table(result: dict) -> str:
     if "error" in result:
         return f"http_testing FAILED: {result['error']}"
     lines = [("figure", "smartchain", "anvil", "ratio"), *rows(result)]
-    widths = [max(len(r[i]) for r in lines) for i in range(4)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in lines)
+    return aligned(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

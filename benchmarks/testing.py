@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from statistics import median
 
 from benchmarks.isolate import fresh
+from benchmarks.columns import aligned
 from benchmarks.testing_module import module_wall_time
 
 TOKEN_SUPPLY = 10**24
@@ -160,8 +161,7 @@ def table(result: dict) -> str:
     if "module_cpu_s" in result["ratios"]:
         rows.append(("  50-test module, CPU s", f"{result['smartchain']['module_cpu_s']:.2f}",
                      f"{result['eth_tester']['module_cpu_s']:.2f}", f"{result['ratios']['module_cpu_s']:.2f}x"))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
+    return aligned(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
