@@ -5,7 +5,8 @@ gas price is given, and nothing is persisted. Before any code runs, `check_call`
 checks that py-evm makes later or words differently (init code size, intrinsic gas, the EIP-7623 floor): each is a
 `CallRefused` carrying geth's core text, which every RPC method wraps in its own words. Gas estimation is geth's:
 run at the cap, then an optimistic guess, then a binary search between the gas actually used and the cap, to within
-1.5%; all its runs share one deadline. Every run takes a warm VM at the block's state from node/execution/bases.py
+1.5%; all its runs share one deadline. When the run at the cap shows its outcome cannot depend on its gas
+(node/execution/gasprobe.py), every later guess is answered from that run without the EVM. Every run takes a warm VM at the block's state from node/execution/bases.py
 and leaves it as it found it, so a call pays for little more than its EVM execution.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from eth.abc import BlockHeaderAPI, ComputationAPI
 from eth._utils.spoof import SpoofAttributes
 from eth.exceptions import Revert
+from eth.vm.forks.istanbul.computation import IstanbulComputation
 from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.shanghai.computation import ShanghaiComputation
 from eth_abi import decode as abi_decode
@@ -22,6 +24,7 @@ from eth_utils import ValidationError
 
 from node.execution.bases import call_vms
 from node.execution.deadline import DeadlineExceeded, deadline_after, deadline_class, go_duration, running_until
+from node.execution.gasprobe import GasProbe, probing_class
 from node.txpool.validation import INITCODE_WORD_GAS, MAX_INITCODE_SIZE, floor_data_gas
 
 ZERO_ADDRESS = b"\x00" * 20
@@ -127,27 +130,43 @@ def check_init_code(vm, tx) -> None:
 def check_gas(vm, tx) -> None:
     """The intrinsic gas as geth counts it (with EIP-3860's init-code words, which py-evm charges in the frame),
     then EIP-7623's calldata floor (Prague on; py-evm only settles it at the end)."""
-    computation_class = vm.state.computation_class
+    check_gas_at(vm.state.computation_class, tx, tx.gas)
+
+
+def check_gas_at(computation_class, tx, gas: int) -> None:
+    """check_gas of `tx` as if its gas limit were `gas`."""
     needed = tx.intrinsic_gas
     if not tx.to and issubclass(computation_class, ShanghaiComputation):
         needed += INITCODE_WORD_GAS * ((len(tx.data) + 31) // 32)
-    if tx.gas < needed:
-        raise IntrinsicGasTooLow(tx.gas, needed)
-    if issubclass(computation_class, PragueComputation):
-        floor = floor_data_gas(tx)
-        if tx.gas < floor:
-            raise FloorDataGasTooLow(tx.gas, floor)
+    if gas < needed:
+        raise IntrinsicGasTooLow(gas, needed)
+    floor = floor_gas(computation_class, tx)
+    if gas < floor:
+        raise FloorDataGasTooLow(gas, floor)
+
+
+def floor_gas(computation_class, tx) -> int:
+    """EIP-7623's calldata floor of `tx` (0 before Prague)."""
+    return floor_data_gas(tx) if issubclass(computation_class, PragueComputation) else 0
 
 
 def _execute(chain, header: BlockHeaderAPI, params: CallParams, gas: int,
-             deadline: float | None = None) -> ComputationAPI:
-    """One run of the call on a warm VM at `header` (node.execution.bases), its state changes undone after."""
+             deadline: float | None = None, probe: GasProbe | None = None) -> ComputationAPI:
+    """One run of the call on a warm VM at `header` (node.execution.bases), its state changes undone after; with a
+    `probe`, the run also reports what it needs to node.execution.gasprobe."""
     with call_vms(chain).vm(header) as vm:
         tx = call_transaction(vm, params, gas)
         check_call(vm, tx)
         state = vm.state
-        state.computation_class = deadline_class(state.computation_class)
-        with running_until(deadline):
+        if probe is None:
+            state.computation_class = deadline_class(state.computation_class)
+            with running_until(deadline):
+                return state.apply_transaction(tx)
+        probe.checked = (state.computation_class, tx)
+        if not issubclass(state.computation_class, IstanbulComputation):
+            probe.gas_dependent = True   # before EIP-2200's sentry, SSTORE's rule differs: always search
+        state.computation_class = deadline_class(probing_class(state.computation_class))
+        with running_until(deadline), probe:
             return state.apply_transaction(tx)
 
 
@@ -223,9 +242,9 @@ def estimate_gas(chain, header: BlockHeaderAPI, params: CallParams, gas_cap: int
         hi = min(hi, allowance)
     hi = min(hi, gas_cap)
 
-    def run(gas: int) -> tuple[bool, ComputationAPI | None]:
+    def run(gas: int, probe: GasProbe | None = None) -> tuple[bool, ComputationAPI | None]:
         try:
-            computation = _execute(chain, header, params, gas, deadline)
+            computation = _execute(chain, header, params, gas, deadline, probe)
         except IntrinsicGasTooLow:
             return False, None   # geth's special case: raise the gas
         except CallRefused as exc:
@@ -243,7 +262,8 @@ def estimate_gas(chain, header: BlockHeaderAPI, params: CallParams, gas_cap: int
         ok, _ = run(21000)
         if ok:
             return 21000
-    ok, computation = run(hi)
+    probe = GasProbe()
+    ok, computation = run(hi, probe)
     if not ok:
         if computation is not None and isinstance(computation.error, Revert):
             raise ExecutionReverted(computation.output)
@@ -252,11 +272,14 @@ def estimate_gas(chain, header: BlockHeaderAPI, params: CallParams, gas_cap: int
         raise ExecutionError(f"gas required exceeds allowance ({hi})")
     used_before_refund = hi - computation.get_gas_remaining()
     refund = min(computation.get_gas_refund(), used_before_refund // 5)
-    used = used_before_refund - refund
+    # geth's gas used counts EIP-7623's calldata floor (Prague on): no guess below it can run
+    used = max(used_before_refund - refund, floor_gas(*probe.checked))
+    least = probe.least_gas(hi, computation.get_gas_remaining())
+    succeeds = (lambda gas: run(gas)[0]) if least is None else _without_evm(probe, least)
     lo = used - 1
     optimistic = (used + refund + CALL_STIPEND) * 64 // 63
     if optimistic < hi:
-        if run(optimistic)[0]:
+        if succeeds(optimistic):
             hi = optimistic
         else:
             lo = optimistic
@@ -266,8 +289,24 @@ def estimate_gas(chain, header: BlockHeaderAPI, params: CallParams, gas_cap: int
         mid = (hi + lo) // 2
         if mid > lo * 2:
             mid = lo * 2
-        if run(mid)[0]:
+        if succeeds(mid):
             hi = mid
         else:
             lo = mid
     return hi
+
+
+def _without_evm(probe: GasProbe, least: int):
+    """For a run whose outcome does not depend on its gas (node.execution.gasprobe): whether it succeeds with `gas`,
+    answered as its run would answer (the same checks first, then success from `least` up) without the EVM."""
+    computation_class, tx = probe.checked
+
+    def succeeds(gas: int) -> bool:
+        try:
+            check_gas_at(computation_class, tx, gas)
+        except IntrinsicGasTooLow:
+            return False
+        except CallRefused as exc:
+            raise ExecutionError(f"failed with {gas} gas: {exc}") from None
+        return gas >= least
+    return succeeds
