@@ -5,9 +5,10 @@ gas price is given, and nothing is persisted. Before any code runs, `check_call`
 checks that py-evm makes later or words differently (init code size, intrinsic gas, the EIP-7623 floor): each is a
 `CallRefused` carrying geth's core text, which every RPC method wraps in its own words. Gas estimation is geth's:
 run at the cap, then an optimistic guess, then a binary search between the gas actually used and the cap, to within
-1.5%; all its runs share one deadline. When the run at the cap shows its outcome cannot depend on its gas
-(node/execution/gasprobe.py), every later guess is answered from that run without the EVM. Every run takes a warm VM at the block's state from node/execution/bases.py
-and leaves it as it found it, so a call pays for little more than its EVM execution.
+1.5%; all its runs share one deadline. When the run at the cap shows that its outcome cannot depend on its gas
+(node/execution/gasprobe.py), every later guess is answered from that run without the EVM. Every run takes a warm
+VM at the block's state from node/execution/bases.py and leaves it as it found it, so a call pays for little more
+than its EVM execution.
 """
 from __future__ import annotations
 
