@@ -16,6 +16,7 @@ from typing import Any, Callable
 from eth.abc import BlockAPI, SignedTransactionAPI
 from eth_keys import keys
 
+from node.automine import MinedWait
 from node.dev.accounts import DevAccount, dev_accounts, load_key
 from node.chain.chain import Chain, ImportResult
 from node.clock import Clock
@@ -61,6 +62,7 @@ class Node:
         self.chain: Chain | None = None
         self.pool: TxPool | None = None
         self.producer: Producer | None = None
+        self.mined: MinedWait | None = None   # sends wait on it for their automined block
         self.dev: DevTools | None = None   # dev mode's controls (anvil's evm_*/anvil_* methods)
         self.network: Any = None            # the NetworkService when config.p2p, else None
         self.votes: FinalityService | None = None   # fast finality, on a Parlia chain whose validators have vote keys
@@ -88,6 +90,7 @@ class Node:
             key = self._validator_key()
             self.producer = Producer(self.chain, self.pool, key, self.clock, self.config.block_time)
             self.pool.on_pending.append(self.producer.notify_pending)
+            self.mined = MinedWait(self.producer, self.pool)
             if self.config.dev:
                 self.dev = DevTools(self)
             self.votes = self._start_finality()

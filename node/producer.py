@@ -36,6 +36,7 @@ class Producer:
         self.next_timestamp_ms: int | None = None   # dev mode's evm_setNextBlockTimestamp, used once
         self.listeners: list[BlockListener] = []                       # each block that joins the canonical chain
         self.removed_listeners: list[Callable[[BlockAPI], None]] = []   # each block a reorg takes off it, oldest first
+        self.mode_listeners: list[Callable[[], None]] = []   # the mining mode changed, or production stopped
         self.lock = threading.RLock()   # held while a block is made; dev mode holds it to rewind or edit safely
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -54,6 +55,11 @@ class Producer:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        self._mode_changed()
+
+    def _mode_changed(self) -> None:
+        for listener in list(self.mode_listeners):
+            self._call(listener)
 
     def notify_pending(self, *_: object) -> None:
         """Called when the pool has a new executable transaction (automine seals on it)."""
@@ -65,6 +71,7 @@ class Producer:
         self.automine = automine
         self.interval_ms = None if automine or not interval_ms else max(interval_ms, self.period_ms)
         self._wake.set()
+        self._mode_changed()
 
     def wake(self) -> None:
         """Re-read the mode and the clock now (after the mode or the time was changed)."""

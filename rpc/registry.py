@@ -102,6 +102,17 @@ EXECUTES: frozenset[str] = frozenset({
     "testing_buildBlockV1", "eth_sendTransaction", "eth_signTransaction",
 })
 
+# Sends: when the node automines, their answer waits until the transaction is in a block (node/automine.py), so
+# the client's first receipt request finds it, as against Hardhat's node.
+SENDS: frozenset[str] = frozenset({"eth_sendRawTransaction", "eth_sendTransaction"})
+
+
+def mined_wait(context: "Context", name: str, result: Any):
+    """The node's MinedWait and the hash to wait for, if `result` answers a send on an automining node."""
+    mined = getattr(context.node, "mined", None) if name in SENDS and isinstance(result, str) else None
+    return (mined, bytes.fromhex(result[2:])) if mined is not None else (None, None)
+
+
 # Handlers of the app's FilterManager (geth's eth/filters/api.go); served in every mode.
 FILTER_METHODS: dict[str, Callable] = {
     "eth_newFilter": filters.new_filter,

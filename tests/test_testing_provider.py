@@ -285,7 +285,7 @@ def _outcome(fn):
 
 
 def test_web3_raises_the_same_exceptions_over_the_provider_as_over_http(twins):
-    local, remote = SmartchainProvider(twins.a, wait_for_automine=False), twins.server.url
+    local, remote = SmartchainProvider(twins.a), twins.server.url
     over = {"provider": _w3(local), "http": _w3(Web3.HTTPProvider(remote, request_kwargs={"timeout": 30}))}
     owner = Web3.to_checksum_address(OWNER.address)
     tx_hash = None
@@ -325,7 +325,7 @@ def test_web3_raises_the_same_exceptions_over_the_provider_as_over_http(twins):
 
 def test_async_provider_answers_as_the_sync_one(twins):
     async def scenario():
-        w3 = AsyncWeb3(AsyncSmartchainProvider(twins.a, wait_for_automine=False))
+        w3 = AsyncWeb3(AsyncSmartchainProvider(twins.a))
         w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
         vault = w3.eth.contract(abi=VAULT["abi"], bytecode=VAULT["bytecode"])
         owner = Web3.to_checksum_address(OWNER.address)
@@ -340,7 +340,7 @@ def test_async_provider_answers_as_the_sync_one(twins):
         return receipt, block
 
     receipt, block = asyncio.run(scenario())
-    sync = _w3(SmartchainProvider(twins.a, wait_for_automine=False))
+    sync = _w3(SmartchainProvider(twins.a))
     assert sync.eth.get_transaction_receipt(receipt.transactionHash) == receipt
     assert sync.eth.get_block("latest") == block
     assert receipt.status == 1

@@ -51,7 +51,7 @@ class TestDevnet:
         from web3.middleware import ExtraDataToPOAMiddleware
 
         self.net.start()
-        self._provider = SmartchainProvider(self.net.nodes[0], wait_for_automine=False)
+        self._provider = SmartchainProvider(self.net.nodes[0])
         self.w3 = Web3(self._provider)
         self.w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
         return self

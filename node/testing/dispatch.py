@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable
 
 from node.execution.deadline import request_clock
-from rpc.registry import Context, lookup
+from rpc.registry import Context, lookup, mined_wait
 from rpc.server import (EXEC_LANE, EXEC_WORKERS, EXECUTOR, FILTERS, METHODS, WORKERS, answer_call, batch_refusal,
                         create_app, malformed_call, reply)
 
@@ -59,6 +59,9 @@ class InProcessRpc:
                 result = method(self.context, message.get("params"))
         except Exception as exc:  # as the server: every failure is an error answer
             return reply(message, failure=exc)
+        mined, tx_hash = mined_wait(self.context, message["method"], result)
+        if mined is not None:
+            mined.wait(tx_hash)
         return reply(message, result)
 
     # -- asynchronous: the server's own answer_call, on the caller's event loop --

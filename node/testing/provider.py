@@ -8,16 +8,13 @@
 
 Answers are the JSON-RPC server's (node.testing.dispatch), so web3.py raises what it raises over HTTP. Parlia's
 extraData is longer than 32 bytes: inject web3's `ExtraDataToPOAMiddleware`, as for BSC (the plugin's `w3` has it).
-With automine on, a send returns once its transaction is in a block (as anvil and Hardhat answer), so
+With automine on, a send returns once its transaction is in a block (as over HTTP: node/automine.py), so
 `wait_for_transaction_receipt` finds the receipt at its first look instead of polling. web3's ValidationMiddleware
 is answered from the node's chain id (node/testing/middleware.py) instead of asking `eth_chainId` around every call.
 """
 from __future__ import annotations
 
-import asyncio
 import itertools
-import threading
-import time
 import weakref
 from typing import Any, Iterable
 
@@ -32,8 +29,6 @@ from node.node import Node
 from node.testing.dispatch import InProcessRpc
 from node.testing.middleware import SwappedOnion, known_chain_validation
 
-SENDS = frozenset({"eth_sendRawTransaction", "eth_sendTransaction"})
-MINED_TIMEOUT = 30.0   # s a send waits for its automined block at most (then it answers anyway)
 
 
 def to_json_value(value: Any) -> Any:
@@ -72,49 +67,13 @@ def dev_node(**config: Any) -> Node:
     return Node(NodeConfig(**config)).start()
 
 
-class AutomineWait:
-    """Blocks a sender until the automining producer has put its transaction in a block (or cannot)."""
-
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self._mined = threading.Condition()
-        self._unsubscribe = node.subscribe(on_block=self._on_block)
-
-    def _on_block(self, *_: object) -> None:
-        with self._mined:
-            self._mined.notify_all()
-
-    def _automining(self) -> bool:
-        producer = self.node.producer
-        return producer is not None and producer.automine and getattr(producer, "_thread", None) is not None
-
-    def wait(self, answer: dict | None, timeout: float = MINED_TIMEOUT) -> None:
-        """After a send's answer: return once its transaction left the pool (mined, or dropped as invalid), or when
-        nothing executable is pending (it waits on a nonce gap), or automine is off, or at the timeout."""
-        if not answer or not isinstance(answer.get("result"), str) or not self._automining():
-            return
-        tx_hash = bytes.fromhex(answer["result"][2:])
-        pool = self.node.pool
-        deadline = time.monotonic() + timeout
-        with self._mined:
-            while tx_hash in pool and pool.status()[0] and self._automining():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self._mined.wait(min(left, 0.05))   # short: a block made between the check and the wait is missed
-
-    def close(self) -> None:
-        self._unsubscribe()
-
-
 class _Backend:
-    """What both providers share: the node (started here when not given), its in-process RPC, the automine wait."""
+    """What both providers share: the node (started here when not given) and its in-process RPC."""
 
-    def __init__(self, node: Node | None, wait_for_automine: bool) -> None:
+    def __init__(self, node: Node | None) -> None:
         self.own_node = node is None
         self.node = dev_node() if node is None else node
         self.rpc = InProcessRpc(self.node)
-        self.automine = AutomineWait(self.node) if wait_for_automine else None
         self.ids = itertools.count()
         # one object for the provider's life: web3 caches the composed onion while its middleware tuple is equal
         self.validation = known_chain_validation(self.node.chain_config.chain_id)
@@ -126,13 +85,7 @@ class _Backend:
     def message(self, method: str, params: Any) -> dict:
         return {"jsonrpc": "2.0", "method": method, "params": to_json_value(params or []), "id": next(self.ids)}
 
-    def settle(self, method: str, answer: dict | None) -> None:
-        if self.automine is not None and method in SENDS:
-            self.automine.wait(answer)
-
     def close(self) -> None:
-        if self.automine is not None:
-            self.automine.close()
         self.rpc.close()
         if self.own_node:
             self.node.stop()
@@ -145,9 +98,9 @@ def _close(backend: _Backend) -> None:
 class SmartchainProvider(JSONBaseProvider):
     """A synchronous web3.py provider over an in-process node (default: a temporary automining dev chain)."""
 
-    def __init__(self, node: Node | None = None, *, wait_for_automine: bool = True, **kwargs: Any) -> None:
+    def __init__(self, node: Node | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._backend = _Backend(node, wait_for_automine)
+        self._backend = _Backend(node)
         self._finalizer = weakref.finalize(self, _close, self._backend)   # also runs at interpreter exit
 
     @property
@@ -165,17 +118,10 @@ class SmartchainProvider(JSONBaseProvider):
         return super().batch_request_func(w3, self._backend.onion(middleware_onion))
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
-        answer = self._backend.rpc.answer_call(self._backend.message(method, params))
-        self._backend.settle(method, answer)
-        return answer
+        return self._backend.rpc.answer_call(self._backend.message(method, params))
 
     def make_batch_request(self, requests: Iterable[tuple[RPCEndpoint, Any]]) -> list[RPCResponse] | RPCResponse:
-        requests = list(requests)
-        answers = self._backend.rpc.answer([self._backend.message(m, p) for m, p in requests])
-        if isinstance(answers, list):
-            for (method, _), answer in zip(requests, answers):
-                self._backend.settle(method, answer)
-        return answers
+        return self._backend.rpc.answer([self._backend.message(m, p) for m, p in requests])
 
     def is_connected(self, show_traceback: bool = False) -> bool:
         return not self._backend.rpc.closed
@@ -195,9 +141,9 @@ class AsyncSmartchainProvider(AsyncBaseProvider):
     """The asynchronous provider (for `AsyncWeb3`): handlers run on the app's worker lanes through the server's own
     `answer_call`, so the event loop is never blocked by the EVM."""
 
-    def __init__(self, node: Node | None = None, *, wait_for_automine: bool = True, **kwargs: Any) -> None:
+    def __init__(self, node: Node | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._backend = _Backend(node, wait_for_automine)
+        self._backend = _Backend(node)
         self._finalizer = weakref.finalize(self, _close, self._backend)
 
     @property
@@ -211,22 +157,11 @@ class AsyncSmartchainProvider(AsyncBaseProvider):
         return await super().batch_request_func(async_w3, self._backend.onion(middleware_onion))
 
     async def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
-        answer = await self._backend.rpc.answer_async(self._backend.message(method, params))
-        await self._settle(method, answer)
-        return answer
+        return await self._backend.rpc.answer_async(self._backend.message(method, params))
 
     async def make_batch_request(self, requests: Iterable[tuple[RPCEndpoint, Any]]
                                  ) -> list[RPCResponse] | RPCResponse:
-        requests = list(requests)
-        answers = await self._backend.rpc.answer_async([self._backend.message(m, p) for m, p in requests])
-        if isinstance(answers, list):
-            for (method, _), answer in zip(requests, answers):
-                await self._settle(method, answer)
-        return answers
-
-    async def _settle(self, method: str, answer: dict | None) -> None:
-        if self._backend.automine is not None and method in SENDS:
-            await asyncio.to_thread(self._backend.settle, method, answer)
+        return await self._backend.rpc.answer_async([self._backend.message(m, p) for m, p in requests])
 
     async def is_connected(self, show_traceback: bool = False) -> bool:
         return not self._backend.rpc.closed
