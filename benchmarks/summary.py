@@ -17,6 +17,10 @@ TARGETS = [
     (("startup", "devnet_start_s"), "<=", 0.2, "in-process Devnet(1 validator) start <= 0.2 s"),
     (("follower", "import_erc20_ratio"), ">=", 0.9, "follower import >= 0.9x the ceiling"),
     (("scale", "ratio"), "<=", 2.0, "per-tx cost at the big state <= 2x that at the small one"),
+    (("testing", "ratios", "transfers_per_s"), ">=", 5.0, "in-process, send-and-wait transfers >= 5x eth-tester"),
+    (("testing", "ratios", "calls_per_s"), ">=", 5.0, "in-process, eth_call >= 5x eth-tester"),
+    (("testing", "ratios", "snapshot_cycles_per_s"), ">=", 5.0, "in-process, snapshot+revert cycles >= 5x eth-tester"),
+    (("testing", "ratios", "module_s"), ">=", 5.0, "in-process, the 50-test module >= 5x eth-tester (its time / ours)"),
     (("http_testing", "ratios", "transfers_per_s"), ">=", 0.5, "over HTTP, send-and-wait transfers >= 0.5x anvil"),
     (("http_testing", "ratios", "calls_per_s"), ">=", 0.5, "over HTTP, eth_call one at a time >= 0.5x anvil"),
     *p2p.TARGETS,
@@ -122,6 +126,19 @@ def table(result: dict) -> str:
         add("follower", "import value-transfer blocks", f["import_value_tps"], "tx/s")
         add("follower", "  ratio to ceiling", f["import_value_ratio"], "x")
         add("follower", "import, all blocks", f["import_blocks_per_s"], "blocks/s")
+    if "testing" in result and "ratios" in result["testing"]:
+        t = result["testing"]
+        for key, label, unit in (("transfers_per_s", "send-and-wait transfers", "tx/s"),
+                                 ("calls_per_s", "eth_call(balanceOf)", "calls/s"),
+                                 ("snapshot_cycles_per_s", "snapshot+transfer+revert", "cycles/s")):
+            add("testing", f"{label}: the plugin's w3", t["smartchain"][key], unit)
+            add("testing", f"{label}: eth-tester", t["eth_tester"][key], unit)
+            add("testing", "  ratio", t["ratios"][key], "x")
+            if "ceilings" in t:
+                add("testing", "  ceiling (web3.py alone / eth-tester)", t["ceilings"][key], "x")
+        add("testing", "50-test module: the plugin's w3", t["smartchain"]["module_s"], "s")
+        add("testing", "50-test module: eth-tester", t["eth_tester"]["module_s"], "s")
+        add("testing", "  ratio (eth-tester's time / ours)", t["ratios"]["module_s"], "x")
     if "http_testing" in result and "ratios" in result["http_testing"]:
         h = result["http_testing"]
         for key, label, unit in HTTP_FIGURES:
