@@ -11,9 +11,10 @@ justified / finalized / vote_data / admit_vote answer the node's voter, vote poo
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from eth.abc import BlockHeaderAPI, StateAPI
 from eth_keys.datatypes import PrivateKey
@@ -41,6 +42,7 @@ from consensus.votes import VoteData, VoteEnvelope
 MS_PER_S = 1000
 INITIAL_BACKOFF_MS = 2000  # BSC lorentzInitialBackOffTime
 WIGGLE_MS = 1000  # BSC wiggleTime
+AUTHORS_CACHED = 4096   # signers remembered by header hash
 
 HeaderLookup = Callable[[bytes], BlockHeaderAPI | None]
 Election = Callable[[BlockHeaderAPI], EpochSet | None]  # None: the set in force carries over
@@ -88,7 +90,8 @@ class PosaEngine:
         self.params = params
         self.election = election
         self._header_by_hash = header_by_hash
-        self._author = lru_cache(maxsize=4096)(self._recover)
+        self._authors: OrderedDict[bytes, bytes] = OrderedDict()   # header hash -> signer, the last AUTHORS_CACHED
+        self._authors_lock = threading.Lock()
         self.snapshots: SnapshotStore | None = None
         if header_by_hash is not None:
             self.snapshots = SnapshotStore(
@@ -116,8 +119,20 @@ class PosaEngine:
         return rules.recover_signer(header, self.params.chain_id)
 
     def author(self, header: BlockHeaderAPI) -> bytes:
-        """The validator that sealed `header` (cached by header)."""
-        return self._author(header)
+        """The validator that sealed `header` (cached by hash; a header this engine sealed is never recovered)."""
+        block_hash = header.hash
+        with self._authors_lock:
+            found = self._authors.get(block_hash)
+        if found is None:
+            found = self._recover(header)
+            self._remember_author(block_hash, found)
+        return found
+
+    def _remember_author(self, block_hash: bytes, signer: bytes) -> None:
+        with self._authors_lock:
+            self._authors[block_hash] = signer
+            if len(self._authors) > AUTHORS_CACHED:
+                self._authors.popitem(last=False)
 
     # -- snapshots -------------------------------------------------------------------------------------------------
     def snapshot(self, parent: BlockHeaderAPI) -> Snapshot:
@@ -317,7 +332,10 @@ class PosaEngine:
         return base if turn_length is None else EpochSet(base.validators, turn_length)
 
     def seal(self, header: BlockHeaderAPI, key: PrivateKey) -> BlockHeaderAPI:
-        return rules.sign_header(header, key, self.params.chain_id)
+        sealed = rules.sign_header(header, key, self.params.chain_id)
+        # the signer of our own seal is known: importing the block need not recover it
+        self._remember_author(sealed.hash, key.public_key.to_canonical_address())
+        return sealed
 
     def finalize(self, state: StateAPI, header: BlockHeaderAPI) -> None:
         """Block-end rules every node applies (consensus/system): missed blocks, fee split, rewards, epoch set."""
