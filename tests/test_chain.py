@@ -313,3 +313,21 @@ def test_no_execution_layer_requests_on_a_parlia_chain(node):
     [block] = node.mine()
     assert node.chain.state_at().get_code(WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS) == returns_a_word
     assert block.header.requests_hash == hashlib.sha256(b"").digest()
+
+
+def test_the_signer_of_our_own_seal_is_known_without_recovering_it(node, monkeypatch):
+    from consensus import header as rules
+    [block] = node.mine()
+    outsider = keys.PrivateKey(b"\x07" * 32)
+    engine = node.chain.engine
+    sealed = engine.seal(block.header, outsider)
+    recovered = []
+    monkeypatch.setattr(engine, "_recover", lambda header: recovered.append(header) or b"\x00" * 20)
+    assert engine.author(sealed) == outsider.public_key.to_canonical_address()
+    assert rules.recover_signer(sealed, node.chain.config.chain_id) == outsider.public_key.to_canonical_address()
+    assert recovered == []
+    # a header sealed elsewhere is recovered (and then remembered)
+    other = block.header.copy(gas_limit=block.header.gas_limit - 1)
+    foreign = rules.sign_header(other, outsider, node.chain.config.chain_id)
+    assert engine.author(foreign) == b"\x00" * 20 and engine.author(foreign) == b"\x00" * 20
+    assert recovered == [foreign]
