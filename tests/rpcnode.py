@@ -194,7 +194,7 @@ def attach(node: Node, transport: str, cors_origins: list[str] | None = None, **
     elif transport == "async-provider":
         provider = AsyncSmartchainProvider(node)
         try:
-            _set_app_options(provider._backend.rpc, cors_origins, **server)   # (no public `rpc` as the sync one has)
+            _set_app_options(provider.rpc, cors_origins, **server)
             with _event_loop() as loop:
                 yield AsyncProvidedRpcNode(node, provider, loop)
         finally:

@@ -150,6 +150,10 @@ class AsyncSmartchainProvider(AsyncBaseProvider):
     def node(self) -> Node:
         return self._backend.node
 
+    @property
+    def rpc(self) -> InProcessRpc:
+        return self._backend.rpc
+
     async def request_func(self, async_w3: Any, middleware_onion: Any) -> Any:
         return await super().request_func(async_w3, self._backend.onion(middleware_onion))
 
