@@ -44,7 +44,8 @@ def send_transaction(node, args: CallArgs) -> str:
         return _send_impersonated(node, args.sender, args)
     account = _account(node, args.sender)
     with _nonce_lock(account.address) if args.nonce is None else nullcontext():
-        return encode.data(node.send_raw_transaction(_sign_transaction(node, account, args)))
+        # signed here with the account's key: the pool need not recover the sender
+        return encode.data(node.send_raw_transaction(_sign_transaction(node, account, args), account.address))
 
 
 def _impersonated(node, sender: bytes | None) -> bool:
