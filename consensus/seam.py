@@ -5,6 +5,7 @@ hash); each override below says which rule it restores. py-evm is configured, no
 """
 from __future__ import annotations
 
+from hashlib import sha256
 from typing import Any, Iterable, Optional, Type
 
 from eth.abc import (
@@ -25,6 +26,7 @@ from consensus.system import SYSTEM_ADDRESS, SYSTEM_PRECOMPILES, pay_undistribut
 
 # epoch extraData carries up to hundreds of validators with BLS keys; py-evm's default cap is 32 bytes
 EXTRA_DATA_MAX_BYTES = 1 << 16
+EMPTY_REQUESTS_HASH = sha256().digest()   # EIP-7685's hash of no requests
 
 
 class ParliaContext(ConsensusContextAPI):
@@ -149,4 +151,7 @@ def _no_requests(vm: VirtualMachineAPI, block: BlockAPI) -> BlockAPI:
     """BSC collects no EIP-6110/7002/7251 requests (state_processor.go: only `config.IsNotInBSC()` chains parse
     deposit logs or call the withdrawal and consolidation queues), so requestsHash is always sha256("") and the
     block's receipts are not read back to look for deposit logs."""
+    if getattr(block.header, "requests_hash", None) == EMPTY_REQUESTS_HASH and \
+            not any(len(r) > 1 for r in block.block_requests):
+        return block   # already so (as every header made here starts): spare py-evm's two copies
     return vm.compute_requests_hash(block)

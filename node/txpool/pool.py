@@ -268,7 +268,8 @@ class TxPool:
                 entry = self._all.get(bytes(tx.hash))
                 if entry is not None:
                     self._remove_entry(entry)
-            state, gas_limit = self._head_state(), self._block_gas_limit()
+            # (nothing left pooled, as after each automined block: no head state to open)
+            state, gas_limit = (self._head_state(), self._block_gas_limit()) if self._accounts else (None, 0)
             for sender, account in list(self._accounts.items()):
                 self._rebase(account, state.get_nonce(sender))
                 balance = state.get_balance(sender)
