@@ -92,6 +92,7 @@ class PosaEngine:
         self._header_by_hash = header_by_hash
         self._authors: OrderedDict[bytes, bytes] = OrderedDict()   # header hash -> signer, the last AUTHORS_CACHED
         self._authors_lock = threading.Lock()
+        self._signers: dict[bytes, bytes] = {}   # sealing key -> its address
         self.snapshots: SnapshotStore | None = None
         if header_by_hash is not None:
             self.snapshots = SnapshotStore(
@@ -334,7 +335,10 @@ class PosaEngine:
     def seal(self, header: BlockHeaderAPI, key: PrivateKey) -> BlockHeaderAPI:
         sealed = rules.sign_header(header, key, self.params.chain_id)
         # the signer of our own seal is known: importing the block need not recover it
-        self._remember_author(sealed.hash, key.public_key.to_canonical_address())
+        signer = self._signers.get(key.to_bytes())
+        if signer is None:   # (an address is a keccak of the public key: worked out once per key)
+            signer = self._signers[key.to_bytes()] = key.public_key.to_canonical_address()
+        self._remember_author(sealed.hash, signer)
         return sealed
 
     def finalize(self, state: StateAPI, header: BlockHeaderAPI) -> None:
