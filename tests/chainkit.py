@@ -1,6 +1,8 @@
 """Helpers for tests that drive a real Node: signing with eth-account, the ERC-20 artifact, ABI calls."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from eth_abi import decode, encode
 from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
@@ -35,6 +37,22 @@ def sign(account, nonce: int, to: bytes | None = None, value: int = 0, data: byt
 def deploy_token_raw(account, nonce: int, supply: int = 10**24) -> bytes:
     code = bytes.fromhex(TOKEN["bytecode"][2:]) + encode(["string", "string", "uint256"], ["Test", "TST", supply])
     return sign(account, nonce, data=code, gas=2_000_000)
+
+
+@contextmanager
+def token_node(datadir, install=None):
+    """A started node that does not produce (blocks by `node.mine()`), the first dev account's ERC-20 of 1000
+    deployed in block 1, then `install(state)` applied to the head state: yields (node, token, owner)."""
+    from node.config import NodeConfig
+    from node.node import Node
+    with Node(NodeConfig(datadir=datadir, produce=False)) as node:
+        owner = node.accounts[0]
+        node.send_raw_transaction(deploy_token_raw(owner, 0, supply=1000))
+        [block] = node.mine()
+        token = node.chain.store.block_metas(block.hash)[0].contract_address
+        if install is not None:
+            node.chain.edit_head_state(install)
+        yield node, token, owner
 
 
 def token_balance(node, token: bytes, holder: bytes) -> int:

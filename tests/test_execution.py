@@ -3,7 +3,7 @@ import pytest
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector
 
-from chainkit import calldata, deploy_token_raw, sign
+from chainkit import calldata, sign, token_node
 from node.config import NodeConfig
 from node.execution.calls import CallParams, ExecutionError, ExecutionReverted, call, estimate_gas
 from node.node import Node
@@ -11,12 +11,8 @@ from node.node import Node
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    with Node(NodeConfig(datadir=tmp_path_factory.mktemp("exec"), produce=False)) as node:
-        owner = node.accounts[0]
-        node.send_raw_transaction(deploy_token_raw(owner, 0, supply=1000))
-        [block] = node.mine()
-        token = node.chain.store.block_metas(block.hash)[0].contract_address
-        yield node, token, owner
+    with token_node(tmp_path_factory.mktemp("exec")) as found:
+        yield found
 
 
 def test_call_returns_data_at_a_block(env):

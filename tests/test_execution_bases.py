@@ -9,13 +9,11 @@ from dataclasses import replace
 import pytest
 from eth_abi import decode
 
-from chainkit import calldata, deploy_token_raw, sign
-from node.config import NodeConfig
+from chainkit import calldata, sign, token_node
 from node.execution import calls
 from node.execution.bases import call_vms
 from node.execution.calls import CallParams, ExecutionError, ExecutionReverted, call, estimate_gas
 from node.execution.deadline import deadline_class, running_until
-from node.node import Node
 
 
 def word(value: int) -> bytes:
@@ -64,13 +62,8 @@ def install(state) -> None:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    with Node(NodeConfig(datadir=tmp_path_factory.mktemp("bases"), produce=False)) as node:
-        owner = node.accounts[0]
-        node.send_raw_transaction(deploy_token_raw(owner, 0, supply=1000))
-        [block] = node.mine()
-        token = node.chain.store.block_metas(block.hash)[0].contract_address
-        node.chain.edit_head_state(install)
-        yield node, token, owner
+    with token_node(tmp_path_factory.mktemp("bases"), install) as found:
+        yield found
 
 
 class FreshVMs:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from chainkit import calldata, deploy_token_raw
-from node.config import NodeConfig
+from chainkit import calldata, token_node
 from node.execution import calls
 from node.execution.calls import CallParams, ExecutionError, estimate_gas
 from node.execution.gasprobe import GasProbe
-from node.node import Node
 
 
 def code(hex_: str) -> bytes:
@@ -41,13 +39,8 @@ def install(state) -> None:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    with Node(NodeConfig(datadir=tmp_path_factory.mktemp("probe"), produce=False)) as node:
-        owner = node.accounts[0]
-        node.send_raw_transaction(deploy_token_raw(owner, 0, supply=1000))
-        [block] = node.mine()
-        token = node.chain.store.block_metas(block.hash)[0].contract_address
-        node.chain.edit_head_state(install)
-        yield node, token, owner
+    with token_node(tmp_path_factory.mktemp("probe"), install) as found:
+        yield found
 
 
 def counted(monkeypatch) -> list[int]:
