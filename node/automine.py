@@ -1,9 +1,11 @@
-"""Sends that answer once their transaction is in a block, when the node automines (as Hardhat's node answers):
-the client's first eth_getTransactionReceipt then finds the receipt instead of polling for it.
+"""Answers that wait for the automined block holding a transaction: a send through an in-process provider (as
+eth-tester and Hardhat answer: the test reads the new state right after `transact()`), and a receipt asked for a
+transaction being mined (its first request finds it, instead of the client sleeping a polling interval); see
+rpc/registry.py's SENDS.
 
-A send waits until its transaction has left the pool (mined, or dropped as invalid), or nothing executable is
-pending (it waits on a nonce gap), or a block came out empty (what is pending cannot be included), or automine is off,
-or MINED_TIMEOUT has passed. Waiting is by callback, so an event loop can wait without holding a thread.
+One waits until the transaction has left the pool (mined, or dropped as invalid), or nothing executable is pending
+(it waits on a nonce gap), or a block came out empty (what is pending cannot be included), or automine is off, or
+MINED_TIMEOUT has passed. Waiting is by callback, so an event loop can wait without holding a thread.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import asyncio
 import threading
 from typing import Any, Callable
 
-MINED_TIMEOUT = 30.0   # s a send waits for its automined block at most (then it answers anyway)
+MINED_TIMEOUT = 30.0   # s an answer waits for its automined block at most (then it answers anyway)
 
 
 class MinedWait:
@@ -30,7 +32,7 @@ class MinedWait:
         return producer.automine and producer._thread is not None
 
     def settled(self, tx_hash: bytes) -> bool:
-        """Whether a send of `tx_hash` has nothing (more) to wait for."""
+        """Whether an answer about `tx_hash` has nothing (more) to wait for."""
         return not (self.automining() and tx_hash in self.pool and self.pool.status()[0])
 
     def on_settled(self, tx_hash: bytes, callback: Callable[[], None]) -> bool:

@@ -110,21 +110,12 @@ class _Session:
         self.send({"i": i, "t": await handle_payload(self.app, text)})
 
     def _admit(self, i: int, raw: str, sender: str) -> None:
-        node = self.app[NODE]
         try:
-            tx_hash = node.send_raw_transaction(bytes.fromhex(raw), bytes.fromhex(sender))
+            tx_hash = self.app[NODE].send_raw_transaction(bytes.fromhex(raw), bytes.fromhex(sender))
         except Exception as exc:   # the pool's refusals, with geth's codes and messages
             self.send({"i": i, "e": to_rpc_error(exc).to_json()})
-            return
-        answer = {"i": i, "r": rpc_encode.data(tx_hash)}
-        if node.mined is None or node.mined.settled(tx_hash):
-            self.send(answer)
-        else:   # automine: answer once it is in a block (node/automine.py)
-            self._spawn(self._answer_mined(tx_hash, answer), self.tasks)
-
-    async def _answer_mined(self, tx_hash: bytes, answer: dict) -> None:
-        await self.app[NODE].mined.wait_async(tx_hash)
-        self.send(answer)
+        else:
+            self.send({"i": i, "r": rpc_encode.data(tx_hash)})
 
     def _open_socket(self, c: int) -> None:
         async def send(text: str) -> None:

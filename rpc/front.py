@@ -5,7 +5,8 @@ It parses every request, answers itself what needs no node memory, and hands the
 (rpc/link.py, rpc/backend.py):
 - answered here: the registry's INLINE methods (chain id, block number, client version ...) and
   eth_getTransactionReceipt, read from the node's LMDB data dir (LMDB serves readers in other processes; a block and
-  its indexes commit in one transaction, so a receipt is visible exactly when its block is);
+  its indexes commit in one transaction, so a receipt is visible exactly when its block is); a receipt not there
+  goes to the node, which answers it once the transaction's automined block is in (rpc/registry.py, SENDS);
 - eth_sendRawTransaction: decoded and its sender recovered here (the costliest part of admission), then handed to the
   node's pool with the sender; anything this side cannot read goes to the node whole, for the node's own error;
 - everything else (a batch, any other method, a WebSocket's every message) goes to the node as it came and is
@@ -34,7 +35,7 @@ from rpc import link
 from rpc.httplog import HTTP_LOG
 from rpc.errors import ServerShuttingDown
 from rpc.params import loads
-from rpc.registry import INLINE, METHODS as NODE_METHODS, Context, bind
+from rpc.registry import INLINE, METHODS as NODE_METHODS, RECEIPT, Context, bind
 from rpc.server import (BODY_LIMIT, FILTERS, METHODS, NODE, ORIGINS, SOCKETS, answer_call, close_websockets, cors, dumps,
                         handle_payload, json_response, open_websocket, preflight, read_body, valid_id)
 from rpc.subscriptions import OUTBOX_LIMIT
@@ -144,7 +145,9 @@ async def answer(app: web.Application, body: bytes) -> str | None:
         if isinstance(name, str):
             if name in app[METHODS]:
                 result = await answer_call(app, Context(app[NODE], None), message)
-                return None if result is None else dumps(result)
+                if not (name == RECEIPT and result is not None and result.get("result", 0) is None):
+                    return None if result is None else dumps(result)
+                # no such receipt in the data dir: the node may be sealing it, and answers once it is in
             if name == "eth_sendRawTransaction":
                 result = await _send_raw(app, message)
                 if result is not None:

@@ -102,15 +102,34 @@ EXECUTES: frozenset[str] = frozenset({
     "testing_buildBlockV1", "eth_sendTransaction", "eth_signTransaction",
 })
 
-# Sends: when the node automines, their answer waits until the transaction is in a block (node/automine.py), so
-# the client's first receipt request finds it, as against Hardhat's node.
+# When the node automines (node/automine.py): a send through an in-process provider answers once its transaction is
+# in a block (as eth-tester and Hardhat: a test reads the new state right after `transact()`), and a receipt asked
+# for a transaction being mined is answered once its block is in, so a client's first look finds it (ethers' `wait()`
+# would otherwise sleep its 4 s polling interval). Sends over HTTP answer at once, so that concurrent senders keep
+# the pool full and blocks big.
 SENDS: frozenset[str] = frozenset({"eth_sendRawTransaction", "eth_sendTransaction"})
+RECEIPT = "eth_getTransactionReceipt"
 
 
-def mined_wait(context: "Context", name: str, result: Any):
-    """The node's MinedWait and the hash to wait for, if `result` answers a send on an automining node."""
-    mined = getattr(context.node, "mined", None) if name in SENDS and isinstance(result, str) else None
-    return (mined, bytes.fromhex(result[2:])) if mined is not None else (None, None)
+def mined_wait(context: "Context", name: str, params: Any, result: Any) -> tuple[Any, bytes | None]:
+    """(the node's MinedWait, the hash to wait for) when the answer to this call should wait for a block; else
+    (None, None). After a receipt's wait (even none: the block may have come in since the handler looked), the
+    handler is asked again."""
+    mined = getattr(context.node, "mined", None)
+    if mined is None or not mined.automining():
+        return None, None
+    tx_hash = None
+    if name in SENDS and context.sends_wait and isinstance(result, str):
+        tx_hash = result
+    elif name == RECEIPT and result is None and isinstance(params, list) and params and isinstance(params[0], str):
+        tx_hash = params[0]
+    if tx_hash is None:
+        return None, None
+    try:
+        tx_hash = bytes.fromhex(tx_hash[2:])
+    except ValueError:
+        return None, None
+    return mined, tx_hash
 
 
 # Handlers of the app's FilterManager (geth's eth/filters/api.go); served in every mode.
@@ -191,6 +210,7 @@ class Context:
     node: Any
     filters: FilterManager
     connection: Connection | None = None
+    sends_wait: bool = False   # an in-process provider's: sends answer once automined (see SENDS)
     subscribed: list[str] = field(default_factory=list)
 
 

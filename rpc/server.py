@@ -32,7 +32,7 @@ from rpc.errors import InvalidRequest, ParseError, RpcError, to_rpc_error
 from rpc.filters import FilterManager
 from rpc.httplog import HTTP_LOG
 from rpc.params import loads
-from rpc.registry import Context, lookup, methods_for, mined_wait
+from rpc.registry import RECEIPT, Context, lookup, methods_for, mined_wait
 from rpc.subscriptions import Connection, Hub
 
 log = logging.getLogger("smartchain.rpc")
@@ -178,9 +178,15 @@ async def answer_call(app: web.Application, context: Context, message: Any) -> d
                 lane, _from_arrival, time.monotonic(), method, context, message.get("params"))
     except Exception as exc:  # every failure becomes an error answer
         return reply(message, failure=exc)
-    mined, tx_hash = mined_wait(context, name, result)
+    mined, tx_hash = mined_wait(context, name, message.get("params"), result)
     if mined is not None:
         await mined.wait_async(tx_hash)
+        if name == RECEIPT:   # now in a block (or not coming): ask again
+            try:
+                result = await asyncio.get_running_loop().run_in_executor(
+                    app[EXECUTOR], _from_arrival, time.monotonic(), method, context, message.get("params"))
+            except Exception as exc:
+                return reply(message, failure=exc)
     return reply(message, result)
 
 

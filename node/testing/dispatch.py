@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable
 
 from node.execution.deadline import request_clock
-from rpc.registry import Context, lookup, mined_wait
+from rpc.registry import RECEIPT, Context, lookup, mined_wait
 from rpc.server import (EXEC_LANE, EXEC_WORKERS, EXECUTOR, FILTERS, METHODS, WORKERS, answer_call, batch_refusal,
                         create_app, malformed_call, reply)
 
@@ -31,7 +31,7 @@ class InProcessRpc:
         self.methods = self.app[METHODS]
         self.filters = self.app[FILTERS]
         self.filters.start()   # filters hear new blocks and pending transactions, as while the app runs
-        self.context = Context(node, self.filters)
+        self.context = Context(node, self.filters, sends_wait=True)
         self.closed = False
 
     def close(self) -> None:
@@ -59,9 +59,15 @@ class InProcessRpc:
                 result = method(self.context, message.get("params"))
         except Exception as exc:  # as the server: every failure is an error answer
             return reply(message, failure=exc)
-        mined, tx_hash = mined_wait(self.context, message["method"], result)
+        mined, tx_hash = mined_wait(self.context, message["method"], message.get("params"), result)
         if mined is not None:
             mined.wait(tx_hash)
+            if message["method"] == RECEIPT:   # now in a block (or not coming): ask again
+                try:
+                    with request_clock(time.monotonic()):
+                        result = method(self.context, message.get("params"))
+                except Exception as exc:
+                    return reply(message, failure=exc)
         return reply(message, result)
 
     # -- asynchronous: the server's own answer_call, on the caller's event loop --

@@ -8,8 +8,8 @@
 
 Answers are the JSON-RPC server's (node.testing.dispatch), so web3.py raises what it raises over HTTP. Parlia's
 extraData is longer than 32 bytes: inject web3's `ExtraDataToPOAMiddleware`, as for BSC (the plugin's `w3` has it).
-With automine on, a send returns once its transaction is in a block (as over HTTP: node/automine.py), so
-`wait_for_transaction_receipt` finds the receipt at its first look instead of polling. web3's ValidationMiddleware
+With automine on, a send returns once its transaction is in a block (as eth-tester and Hardhat: node/automine.py),
+so a test reads the new state right after `transact()`. web3's ValidationMiddleware
 is answered from the node's chain id (node/testing/middleware.py) instead of asking `eth_chainId` around every call.
 """
 from __future__ import annotations
