@@ -90,6 +90,8 @@ class _Session:
             self._spawn(self._http(frame["i"], frame["h"]), self.tasks)
         elif "a" in frame:
             self._admit(frame["i"], frame["a"], frame["f"])
+        elif "m" in frame:
+            self._spawn(self._mined(frame["i"], frame["m"]), self.tasks)
         elif "w" in frame:
             entry = self.sockets.get(frame["w"])
             if entry is not None:
@@ -116,6 +118,12 @@ class _Session:
             self.send({"i": i, "e": to_rpc_error(exc).to_json()})
         else:
             self.send({"i": i, "r": rpc_encode.data(tx_hash)})
+
+    async def _mined(self, i: int, tx_hash: str) -> None:
+        mined = self.app[NODE].mined
+        if mined is not None and mined.automining():
+            await mined.wait_async(bytes.fromhex(tx_hash))
+        self.send({"i": i, "r": None})
 
     def _open_socket(self, c: int) -> None:
         async def send(text: str) -> None:

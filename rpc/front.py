@@ -5,8 +5,9 @@ It parses every request, answers itself what needs no node memory, and hands the
 (rpc/link.py, rpc/backend.py):
 - answered here: the registry's INLINE methods (chain id, block number, client version ...) and
   eth_getTransactionReceipt, read from the node's LMDB data dir (LMDB serves readers in other processes; a block and
-  its indexes commit in one transaction, so a receipt is visible exactly when its block is); a receipt not there
-  goes to the node, which answers it once the transaction's automined block is in (rpc/registry.py, SENDS);
+  its indexes commit in one transaction, so a receipt is visible exactly when its block is); for a receipt not
+  there, the node is asked to say when the transaction's automined block is in (rpc/registry.py, SENDS), and the
+  receipt is read again;
 - eth_sendRawTransaction: decoded and its sender recovered here (the costliest part of admission), then handed to the
   node's pool with the sender; anything this side cannot read goes to the node whole, for the node's own error;
 - everything else (a batch, any other method, a WebSocket's every message) goes to the node as it came and is
@@ -45,6 +46,7 @@ log = logging.getLogger("smartchain.rpc")
 # the node's live network state (peers, sync) is not in the data dir: those go to the node
 LOCAL = (INLINE - {"net_listening", "net_peerCount", "eth_syncing"}) | {"eth_getTransactionReceipt"}
 SEND_RAW = bind("eth_sendRawTransaction", NODE_METHODS["eth_sendRawTransaction"])
+RECEIPT_ARGS = bind(RECEIPT, NODE_METHODS[RECEIPT])
 NODE_LINK = web.AppKey("link", object)
 
 
@@ -145,9 +147,9 @@ async def answer(app: web.Application, body: bytes) -> str | None:
         if isinstance(name, str):
             if name in app[METHODS]:
                 result = await answer_call(app, Context(app[NODE], None), message)
-                if not (name == RECEIPT and result is not None and result.get("result", 0) is None):
-                    return None if result is None else dumps(result)
-                # no such receipt in the data dir: the node may be sealing it, and answers once it is in
+                if name == RECEIPT and result is not None and result.get("result", 0) is None:
+                    result = await _receipt_once_sealed(app, message, result)
+                return None if result is None else dumps(result)
             if name == "eth_sendRawTransaction":
                 result = await _send_raw(app, message)
                 if result is not None:
@@ -167,6 +169,17 @@ def shutting_down(message) -> str | None:
     if not answers:
         return None
     return dumps(answers if isinstance(message, list) else answers[0])
+
+
+async def _receipt_once_sealed(app: web.Application, message: dict, answer: dict) -> dict:
+    """A receipt not in the data dir: the node may be sealing its transaction (automine). Once the node says its
+    block is in (or that none is coming), read it again here."""
+    try:
+        (tx_hash,) = RECEIPT_ARGS.parse(message.get("params"))
+    except Exception:
+        return answer
+    await app[NODE_LINK].request({"m": tx_hash.hex()})
+    return await answer_call(app, Context(app[NODE], None), message)
 
 
 async def _send_raw(app: web.Application, message: dict) -> dict | None:

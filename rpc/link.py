@@ -6,6 +6,8 @@ front -> node
   {"i": n, "h": text}               a request or batch as it came over HTTP -> {"i": n, "t": answer or null}
   {"i": n, "a": raw, "f": sender}   eth_sendRawTransaction, sender recovered by the front (hex) ->
                                     {"i": n, "r": hash} or {"i": n, "e": error object}
+  {"i": n, "m": hash}               answer once the automined block of transaction `hash` (hex) is in, or at once
+                                    when none is coming (node/automine.py) -> {"i": n, "r": null}
   {"o": c} / {"w": c, "t": text} / {"x": c}   WebSocket c opened / a message on it / closed
   {"ready": true}                   the front is serving
 node -> front
