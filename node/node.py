@@ -62,7 +62,7 @@ class Node:
         self.chain: Chain | None = None
         self.pool: TxPool | None = None
         self.producer: Producer | None = None
-        self.mined: MinedWait | None = None   # sends wait on it for their automined block
+        self.mined: MinedWait | None = None   # answers that wait for an automined block (node/automine.py)
         self.dev: DevTools | None = None   # dev mode's controls (anvil's evm_*/anvil_* methods)
         self.network: Any = None            # the NetworkService when config.p2p, else None
         self.votes: FinalityService | None = None   # fast finality, on a Parlia chain whose validators have vote keys

@@ -9,8 +9,8 @@
 Answers are the JSON-RPC server's (node.testing.dispatch), so web3.py raises what it raises over HTTP. Parlia's
 extraData is longer than 32 bytes: inject web3's `ExtraDataToPOAMiddleware`, as for BSC (the plugin's `w3` has it).
 With automine on, a send returns once its transaction is in a block (as eth-tester and Hardhat: node/automine.py),
-so a test reads the new state right after `transact()`. web3's ValidationMiddleware
-is answered from the node's chain id (node/testing/middleware.py) instead of asking `eth_chainId` around every call.
+so a test reads the new state right after `transact()`. web3's ValidationMiddleware is answered from the node's
+chain id (node/testing/middleware.py) instead of asking `eth_chainId` around every call.
 """
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ from node.config import NodeConfig
 from node.node import Node
 from node.testing.dispatch import InProcessRpc
 from node.testing.middleware import SwappedOnion, known_chain_validation
-
 
 
 def to_json_value(value: Any) -> Any:
