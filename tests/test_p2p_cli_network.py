@@ -36,9 +36,11 @@ VALIDATORS = {validator_key(i).public_key.to_canonical_address().hex(): i for i 
 
 
 def free_bases(count: int) -> tuple[int, int]:
-    """HTTP and p2p base ports with `count` free consecutive ports each."""
+    """HTTP and p2p base ports with `count` free consecutive ports each, below Linux's ephemeral range (32768 up):
+    the nodes' own outgoing connections take source ports from that range, and once took a port checked free here
+    before the node that was to listen on it started."""
     for _ in range(200):
-        http, p2p = random.randrange(20000, 40000), random.randrange(40000, 60000)
+        http, p2p = random.randrange(10000, 20000), random.randrange(24000, 32000)
         try:
             check_free("127.0.0.1", [(port, "test") for base in (http, p2p) for port in range(base, base + count)])
         except PortInUse:
