@@ -40,17 +40,24 @@ def deploy_token_raw(account, nonce: int, supply: int = 10**24) -> bytes:
 
 
 @contextmanager
-def token_node(datadir, install=None):
+def token_node(datadir, code: dict[bytes, bytes] | None = None, storage: dict[tuple[bytes, int], int] | None = None):
     """A started node that does not produce (blocks by `node.mine()`), the first dev account's ERC-20 of 1000
-    deployed in block 1, then `install(state)` applied to the head state: yields (node, token, owner)."""
+    deployed in block 1, then `code` (address -> code) and `storage` ((address, slot) -> value) set in the head
+    state: yields (node, token, owner)."""
     from node.config import NodeConfig
     from node.node import Node
+
+    def install(state) -> None:
+        for address, body in (code or {}).items():
+            state.set_code(address, body)
+        for (address, slot), value in (storage or {}).items():
+            state.set_storage(address, slot, value)
     with Node(NodeConfig(datadir=datadir, produce=False)) as node:
         owner = node.accounts[0]
         node.send_raw_transaction(deploy_token_raw(owner, 0, supply=1000))
         [block] = node.mine()
         token = node.chain.store.block_metas(block.hash)[0].contract_address
-        if install is not None:
+        if code or storage:
             node.chain.edit_head_state(install)
         yield node, token, owner
 

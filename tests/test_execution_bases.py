@@ -51,18 +51,15 @@ def call_all_gas(target: bytes) -> bytes:
 CALLER = call_all_gas(ADDR["burner"])
 
 
-def install(state) -> None:
-    for name, code in (("counter", COUNTER), ("tcounter", TCOUNTER), ("warmth", WARMTH),
-                       ("balance", BALANCE_OF_TARGET), ("clearer", CLEARER), ("burner", BURNER),
-                       ("caller", CALLER), ("invalid", INVALID), ("loop", LOOP)):
-        state.set_code(ADDR[name], code)
-    state.set_storage(ADDR["clearer"], 0, 1)
-    state.set_storage(ADDR["burner"], 0, 1)
+CODES = {"counter": COUNTER, "tcounter": TCOUNTER, "warmth": WARMTH, "balance": BALANCE_OF_TARGET,
+         "clearer": CLEARER, "burner": BURNER, "caller": CALLER, "invalid": INVALID, "loop": LOOP}
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    with token_node(tmp_path_factory.mktemp("bases"), install) as found:
+    code = {ADDR[name]: body for name, body in CODES.items()}
+    storage = {(ADDR["clearer"], 0): 1, (ADDR["burner"], 0): 1}
+    with token_node(tmp_path_factory.mktemp("bases"), code, storage) as found:
         yield found
 
 

@@ -30,16 +30,11 @@ CODES = {"sstore-same": SLOAD_SSTORE_SAME, "clearer": CLEARER, "setter": SETTER,
          "gas-reader": GAS_READER, "stop": STOP, "memory": MEMORY, "caller": CALLER_OF_CLEARER}
 
 
-def install(state) -> None:
-    for name, body in CODES.items():
-        state.set_code(ADDR[name], body)
-    state.set_storage(ADDR["clearer"], 0, 1)
-    state.set_storage(ADDR["sstore-same"], 0, 7)
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    with token_node(tmp_path_factory.mktemp("probe"), install) as found:
+    code = {ADDR[name]: body for name, body in CODES.items()}
+    storage = {(ADDR["clearer"], 0): 1, (ADDR["sstore-same"], 0): 7}
+    with token_node(tmp_path_factory.mktemp("probe"), code, storage) as found:
         yield found
 
 
