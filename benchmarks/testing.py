@@ -164,10 +164,9 @@ def run(transfers: int = DEFAULT_TRANSFERS, repeats: int = 1) -> dict:
     result: dict = {"transfers": transfers, "repeats": repeats}
     for backend in BACKENDS:
         result[backend] = {k: median(s[k] for s in samples[backend]) for k in
-                           ("transfers_per_s", "calls_per_s", "snapshot_cycles_per_s", "module_s", "setup_s",
-                            *CPU_FIGURES)}
+                           (*RATE_FIGURES, "module_s", "setup_s", *CPU_FIGURES)}
     result["ratios"] = {k: result["smartchain"][k] / result["eth_tester"][k]
-                        for k in ("transfers_per_s", "calls_per_s", "snapshot_cycles_per_s", *CPU_FIGURES[:3])}
+                        for k in (*RATE_FIGURES, *CPU_FIGURES[:3])}
     for key in ("module_s", "module_cpu_s"):
         result["ratios"][key] = result["eth_tester"][key] / result["smartchain"][key]
     # web3.py alone: the rate with a backend that costs nothing, and so the ratio no in-process backend can pass
